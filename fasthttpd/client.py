@@ -1,0 +1,87 @@
+"""Client: what the server knows about one connection, whatever its protocol."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+# Client.status bits.
+CLOSED_BY_CLIENT = 1
+CLOSED_BY_SERVER = 2
+
+_next_id = itertools.count(1).__next__
+
+
+class Client:
+    """One per connection. Drivers update the counters; the connection owns it."""
+
+    __slots__ = (
+        "id", "remote_address", "local_address", "is_unix", "is_encrypted", "tls_info",
+        "pending_request_count", "pending_response_count", "is_exported", "status",
+        "expiration_time", "_close", "_close_callbacks", "scheme",
+    )
+
+    def __init__(
+        self,
+        remote_address: tuple[str, int] | None,
+        local_address: tuple[str, int] | None,
+        *,
+        is_unix: bool = False,
+        tls_info: dict[str, Any] | None = None,
+        close: Callable[[], None] | None = None,
+    ) -> None:
+        self.id: int = _next_id()
+        self.remote_address = remote_address
+        self.local_address = local_address
+        self.is_unix = is_unix
+        self.is_encrypted = tls_info is not None
+        self.tls_info = tls_info
+        self.scheme = "https" if tls_info is not None else "http"
+        self.pending_request_count = 0  # request bodies still being read
+        self.pending_response_count = 0  # responses not completely written
+        self.is_exported = False
+        self.status = 0
+        self.expiration_time = 0.0
+        self._close = close
+        self._close_callbacks: list[Callable[[Client], None]] | None = None
+
+    @property
+    def is_waiting_on_response(self) -> bool:
+        """More responses are owed than request bodies are being read."""
+        return self.pending_response_count > self.pending_request_count
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status != 0
+
+    def update_expiration_time(self, timeout: float) -> None:
+        """Push the idle deadline `timeout` seconds from now (monotonic clock)."""
+        self.expiration_time = time.monotonic() + timeout
+
+    def on_close(self, callback: Callable[[Client], None]) -> None:
+        """Call `callback(client)` once the connection is closed, by either side."""
+        if self.status:
+            callback(self)
+            return
+        if self._close_callbacks is None:
+            self._close_callbacks = []
+        self._close_callbacks.append(callback)
+
+    def close(self) -> None:
+        """Close the connection from the server side."""
+        if self._close is not None and not self.status:
+            self._close()
+
+    def mark_closed(self, by_client: bool) -> None:
+        """Called by the connection when the transport is gone; runs on_close callbacks."""
+        if self.status:
+            return
+        self.status = CLOSED_BY_CLIENT if by_client else CLOSED_BY_SERVER
+        callbacks, self._close_callbacks = self._close_callbacks, None
+        for callback in callbacks or ():
+            callback(self)
+
+    def __repr__(self) -> str:
+        return f"<Client {self.id} {self.remote_address}>"

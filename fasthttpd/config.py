@@ -1,0 +1,240 @@
+"""Settings: one dataclass, the single source of truth.
+
+Every field becomes a command-line flag (`--field-name`), an environment variable
+(`FASTHTTPD_FIELD_NAME`) and a row of the README's options table
+(`python -m fasthttpd.config` prints it). Precedence: flag, then environment, then
+the default below. A field's help text says why its default is what it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, get_type_hints
+
+ENV_PREFIX = "FASTHTTPD_"
+
+
+def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None,
+            group: str = "server") -> Any:
+    """A dataclass field carrying what the CLI, the environment and the docs need."""
+    return field(default=default, metadata={"help": help, "choices": choices, "group": group})
+
+
+@dataclass
+class Config:
+    # The application.
+    app: str = setting("fasthttpd.demo:app", "ASGI application as `module:attribute`.",
+                       group="application")
+    factory: bool = setting(False, "Treat APP as a factory: call it with no arguments to get "
+                            "the application.", group="application")
+    app_dir: str = setting(".", "Directory put first on sys.path before importing APP.",
+                           group="application")
+    lifespan: str = setting("auto", "ASGI lifespan: `auto` runs it when the app supports it, "
+                            "`on` requires it, `off` skips it.", choices=("auto", "on", "off"),
+                            group="application")
+    root_path: str = setting("", "ASGI `root_path` for an app mounted below a prefix.",
+                             group="application")
+
+    # Where to listen.
+    host: str = setting("127.0.0.1", "Address to bind; `::` for every IPv6 and IPv4 address. "
+                        "Loopback by default so nothing is exposed by accident.", group="socket")
+    port: int = setting(8000, "TCP port to bind.", group="socket")
+    uds: str | None = setting(None, "Bind a Unix domain socket at this path instead of TCP.",
+                              group="socket")
+    fd: int | None = setting(None, "Serve on an already-bound listening socket with this file "
+                             "descriptor (systemd, process managers).", group="socket")
+    backlog: int = setting(2048, "Listen backlog: pending connections the kernel queues; "
+                           "uvicorn's and nginx's order of magnitude.", group="socket")
+    reuse_port: bool = setting(False, "Bind with SO_REUSEPORT: each worker binds its own socket "
+                               "and the kernel balances between them.", group="socket")
+
+    # Protocols and TLS.
+    http: str = setting("auto", "Protocols offered: `auto` (HTTP/1.1 and HTTP/2), `1` or `2`.",
+                        choices=("auto", "1", "2"), group="protocol")
+    loop: str = setting("auto", "Event loop: `auto` picks uvloop when it is installed.",
+                        choices=("auto", "uvloop", "asyncio"), group="protocol")
+    ssl_certfile: str | None = setting(None, "TLS certificate chain (PEM); enables TLS.",
+                                       group="tls")
+    ssl_keyfile: str | None = setting(None, "TLS private key (PEM).", group="tls")
+    ssl_keyfile_password: str | None = setting(None, "Password of the private key.", group="tls")
+    ssl_ca_certs: str | None = setting(None, "CA bundle used to verify client certificates.",
+                                       group="tls")
+    ssl_cert_reqs: int = setting(0, "Client certificates: 0 none, 1 optional, 2 required "
+                                 "(mutual TLS).", group="tls")
+    ssl_ciphers: str | None = setting(None, "OpenSSL cipher list for TLS 1.2; None keeps "
+                                      "Python's secure default.", group="tls")
+
+    # Proxies and headers.
+    proxy_headers: bool = setting(True, "Trust X-Forwarded-For/-Proto from the addresses in "
+                                  "--forwarded-allow-ips to set the client and scheme.",
+                                  group="proxy")
+    forwarded_allow_ips: str = setting("127.0.0.1", "Comma-separated addresses (or `*`) whose "
+                                       "proxy headers are trusted.", group="proxy")
+    server_header: bool = setting(True, "Send `Server: fasthttpd`.", group="proxy")
+    date_header: bool = setting(True, "Send a Date header (RFC 9110 6.6.1: origin servers with "
+                                "a clock must).", group="proxy")
+
+    # Logging.
+    log_level: str = setting("info", "Log level.", choices=("critical", "error", "warning",
+                             "info", "debug", "trace"), group="logging")
+    access_log: bool = setting(True, "Write an access log line per response.", group="logging")
+    access_log_format: str = setting(
+        '%(client)s - "%(method)s %(path)s HTTP/%(http_version)s" %(status)s %(bytes)s '
+        '%(duration_ms).1fms',
+        "Access log line as a %-format over: client, method, path, query, http_version, "
+        "status, bytes, duration_ms, user_agent, referer.", group="logging")
+    access_log_json: bool = setting(False, "Write access log lines as JSON objects.",
+                                    group="logging")
+
+    # Deadlines.
+    timeout_keep_alive: float = setting(5.0, "Seconds an idle keep-alive connection is kept "
+                                        "(uvicorn's default; frees sockets from idle browsers).",
+                                        group="timeouts")
+    timeout_request_header: float = setting(10.0, "Seconds to receive a complete request head, "
+                                            "however slowly it trickles in (slowloris guard).",
+                                            group="timeouts")
+    timeout_request_body: float = setting(30.0, "Longest gap in seconds while reading a "
+                                          "request body (nginx's client_body_timeout idea).",
+                                          group="timeouts")
+    timeout_graceful_shutdown: float = setting(30.0, "Seconds in-flight requests get to finish "
+                                               "on shutdown before they are cancelled "
+                                               "(gunicorn's graceful_timeout).",
+                                               group="timeouts")
+
+    # Limits.
+    limit_concurrency: int = setting(0, "Most requests in progress at once; more get 503. "
+                                     "0: no limit.", group="limits")
+    limit_request_body: int = setting(0, "Largest request body in bytes (413 beyond). 0: no "
+                                      "limit, since bodies stream to the app with "
+                                      "backpressure and cost bounded memory.", group="limits")
+    limit_request_line: int = setting(8190, "Largest request line in bytes (414 beyond), as "
+                                      "nginx and gunicorn.", group="limits")
+    limit_request_fields: int = setting(100, "Most header fields in a request (431 beyond), "
+                                        "as gunicorn.", group="limits")
+    limit_request_field_size: int = setting(8190, "Largest header field line in bytes (431 "
+                                            "beyond), as gunicorn.", group="limits")
+
+    # HTTP/2.
+    h2_max_concurrent_streams: int = setting(100, "SETTINGS_MAX_CONCURRENT_STREAMS advertised "
+                                             "and enforced (RFC 9113 recommends at least 100).",
+                                             group="http2")
+
+    # Worker processes.
+    workers: int = setting(1, "Worker processes; 1 serves in this process.", group="workers")
+    limit_max_requests: int = setting(0, "Recycle a worker after this many requests. 0: never.",
+                                      group="workers")
+    limit_max_requests_jitter: int = setting(0, "Random extra requests added to "
+                                             "--limit-max-requests so workers do not recycle "
+                                             "together.", group="workers")
+    worker_max_rss: int = setting(0, "Recycle a worker whose resident memory exceeds this many "
+                                  "MB. 0: never.", group="workers")
+    worker_ttl: float = setting(0.0, "Recycle a worker after this many seconds. 0: never.",
+                                group="workers")
+    admin_port: int | None = setting(None, "Serve /health, /ready and /metrics on this port.",
+                                     group="workers")
+    admin_host: str = setting("127.0.0.1", "Address of the admin listener.", group="workers")
+    reload: bool = setting(False, "Restart when Python files under --app-dir change "
+                           "(development only).", group="workers")
+
+    @property
+    def is_tls(self) -> bool:
+        return self.ssl_certfile is not None
+
+
+def fields_of(config_cls: type = Config) -> list[dataclasses.Field[Any]]:
+    return list(dataclasses.fields(config_cls))
+
+
+def field_types() -> dict[str, Any]:
+    return get_type_hints(Config)
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper()
+
+
+def parse_value(name: str, raw: str) -> Any:
+    """Convert text from a flag or an environment variable to the field's type."""
+    kind = field_types()[name]
+    text = raw.strip()
+    if text.lower() in ("none", "") and "None" in str(kind):
+        return None
+    if kind is bool or kind == "bool":
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
+    base = str(kind)
+    if "int" in base:
+        return int(text)
+    if "float" in base:
+        return float(text)
+    return raw
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings given through FASTHTTPD_* variables."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for f in fields_of():
+        raw = environ.get(env_name(f.name))
+        if raw is not None:
+            try:
+                values[f.name] = parse_value(f.name, raw)
+            except ValueError as exc:
+                raise ValueError(f"{env_name(f.name)}: {exc}") from None
+    return values
+
+
+def validate(config: Config) -> None:
+    """Raise ValueError with a one-line message for a value that cannot work."""
+    for f in fields_of():
+        choices = f.metadata.get("choices")
+        value = getattr(config, f.name)
+        if choices and value not in choices:
+            raise ValueError(f"{flag_name(f.name)}: {value!r} is not one of {', '.join(choices)}")
+    if not 0 <= config.port <= 65535:
+        raise ValueError(f"--port: {config.port} is not a port number")
+    if config.ssl_cert_reqs not in (0, 1, 2):
+        raise ValueError("--ssl-cert-reqs: must be 0, 1 or 2")
+    if config.ssl_keyfile and not config.ssl_certfile:
+        raise ValueError("--ssl-keyfile needs --ssl-certfile")
+    for name in ("timeout_keep_alive", "timeout_request_header", "timeout_request_body",
+                 "timeout_graceful_shutdown"):
+        if getattr(config, name) <= 0:
+            raise ValueError(f"{flag_name(name)}: must be positive")
+    for name in ("limit_concurrency", "limit_request_body", "limit_max_requests",
+                 "limit_max_requests_jitter", "worker_max_rss"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{flag_name(name)}: must be 0 or more")
+    for name in ("limit_request_line", "limit_request_fields", "limit_request_field_size",
+                 "h2_max_concurrent_streams", "workers", "backlog"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{flag_name(name)}: must be at least 1")
+
+
+def markdown_table() -> str:
+    """The README's options table, generated from the fields above."""
+    rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
+    for f in fields_of():
+        default = f.default
+        shown = "" if default is None else f"`{default}`"
+        if f.metadata.get("choices"):
+            shown += " (" + ", ".join(f.metadata["choices"]) + ")"
+        meaning = f.metadata["help"].replace("|", "\\|")
+        flag = "`APP` (positional)" if f.name == "app" else f"`{flag_name(f.name)}`"
+        rows.append(f"| {flag} | `{env_name(f.name)}` | {shown} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table() + "\n")

@@ -1,0 +1,35 @@
+"""Cython extension declarations; everything else lives in pyproject.toml.
+
+FASTHTTPD_DEBUG_BUILD=1 builds with line tracing, bounds checks and no optimisation,
+for profilers and coverage of the compiled code.
+"""
+
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("FASTHTTPD_DEBUG_BUILD") == "1"
+
+compile_args = ["-O0", "-g"] if DEBUG else ["-O3"]
+macros = [("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []
+directives = {
+    "language_level": "3",
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "cdivision": True,
+    "linetrace": DEBUG,
+    "profile": DEBUG,
+}
+
+extensions = [
+    Extension(
+        f"fasthttpd.{name}",
+        [f"fasthttpd/{name}.pyx"],
+        extra_compile_args=compile_args,
+        define_macros=macros,
+    )
+    for name in ("_parser", "_serializer")
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives=directives))
