@@ -1,0 +1,48 @@
+"""ServerState: what every connection and driver of one server shares."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fasthttpd.config import Config
+
+if TYPE_CHECKING:
+    from fasthttpd.connection import Connection
+
+
+class RequestObserver:
+    """Told about every finished response; the worker pool's metrics implement it.
+
+    The server calls it only when one is installed, so the default costs nothing.
+    """
+
+    def request_finished(self, http_version: str, status: int, duration: float) -> None:
+        pass
+
+    def connection_opened(self) -> None:
+        pass
+
+    def connection_closed(self) -> None:
+        pass
+
+    def app_error(self, exc: BaseException, method: str, path: str) -> None:
+        pass
+
+
+class ServerState:
+    """Shared by the server's connections; created by `Server`, read by drivers."""
+
+    def __init__(self, config: Config, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self.loop = loop
+        self.connections: set[Connection] = set()
+        self.active_requests = 0  # requests whose response is not complete
+        self.total_requests = 0
+        self.shutting_down = False
+        # Shared into each request's scope["state"] (ASGI lifespan state).
+        self.lifespan_state: dict[str, Any] = {}
+        self.observer: RequestObserver | None = None
+        # Called once total_requests reaches limit_max_requests (worker recycling).
+        self.on_request_limit: Callable[[], None] | None = None
