@@ -138,6 +138,21 @@ class Config:
     admin_host: str = setting("127.0.0.1", "Address of the admin listener.", group="workers")
     reload: bool = setting(False, "Restart when Python files under --app-dir change "
                            "(development only).", group="workers")
+    worker_heartbeat_interval: float = setting(1.0, "Seconds between a worker's heartbeats "
+                                               "(and metrics reports) to the master.",
+                                               group="workers")
+    worker_heartbeat_timeout: float = setting(30.0, "Kill and replace a worker whose event loop "
+                                              "sent no heartbeat for this many seconds "
+                                              "(gunicorn's --timeout).", group="workers")
+    worker_startup_timeout: float = setting(60.0, "Seconds a new worker gets to import the app, "
+                                            "run lifespan startup and listen before it is "
+                                            "killed as failed.", group="workers")
+    worker_crash_window: float = setting(5.0, "A worker that dies within this many seconds of "
+                                         "starting counts toward a crash loop.",
+                                         group="workers")
+    worker_crash_limit: int = setting(5, "This many quick worker deaths in a row is a crash "
+                                      "loop: the master logs the cause and exits with an error "
+                                      "instead of restarting forever.", group="workers")
 
     @property
     def is_tls(self) -> bool:
