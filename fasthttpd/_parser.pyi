@@ -19,9 +19,9 @@ Both implementations (`fasthttpd._parser`, compiled, and
 
 from typing import Final
 
-FRAMING_NONE: Final[int]  # no body
-FRAMING_LENGTH: Final[int]  # Content-Length
-FRAMING_CHUNKED: Final[int]  # Transfer-Encoding: chunked
+FRAMING_NONE: Final = 0  # no body
+FRAMING_LENGTH: Final = 1  # Content-Length
+FRAMING_CHUNKED: Final = 2  # Transfer-Encoding: chunked
 
 DEFAULT_MAX_REQUEST_LINE_SIZE: Final[int]  # 8190, like nginx and gunicorn
 DEFAULT_MAX_HEADER_COUNT: Final[int]  # 100

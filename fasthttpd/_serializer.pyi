@@ -34,16 +34,16 @@ from collections.abc import Iterable
 from typing import Final
 
 # Request facts the framing depends on, OR-ed together.
-FLAG_HEAD: Final[int]  # the request method was HEAD
-FLAG_HTTP10: Final[int]  # the request was HTTP/1.0
-FLAG_KEEP_ALIVE: Final[int]  # the connection may persist after this response
-FLAG_TRAILERS: Final[int]  # the app announced trailers
+FLAG_HEAD: Final = 1  # the request method was HEAD
+FLAG_HTTP10: Final = 2  # the request was HTTP/1.0
+FLAG_KEEP_ALIVE: Final = 4  # the connection may persist after this response
+FLAG_TRAILERS: Final = 8  # the app announced trailers
 
 # Framing of the body that follows the head.
-FRAMING_NONE: Final[int]  # no body may follow
-FRAMING_LENGTH: Final[int]  # exactly content_length bytes in all, first part included
-FRAMING_CHUNKED: Final[int]  # chunks, then last_chunk()
-FRAMING_CLOSE: Final[int]  # bytes until the connection closes
+FRAMING_NONE: Final = 0  # no body may follow
+FRAMING_LENGTH: Final = 1  # exactly content_length bytes in all, first part included
+FRAMING_CHUNKED: Final = 2  # chunks, then last_chunk()
+FRAMING_CLOSE: Final = 3  # bytes until the connection closes
 
 Headers = Iterable[tuple[bytes, bytes]] | Iterable[list[bytes]]
 
