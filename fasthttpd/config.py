@@ -9,10 +9,11 @@ the default below. A field's help text says why its default is what it is.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_type_hints
 
 ENV_PREFIX = "FASTHTTPD_"
 
@@ -42,8 +43,9 @@ class Config:
     host: str = setting("127.0.0.1", "Address to bind; `::` for every IPv6 and IPv4 address. "
                         "Loopback by default so nothing is exposed by accident.", group="socket")
     port: int = setting(8000, "TCP port to bind.", group="socket")
-    uds: str | None = setting(None, "Bind a Unix domain socket at this path instead of TCP.",
-                              group="socket")
+    uds: str | None = setting(None, "Bind a Unix domain socket at this path instead of TCP. "
+                              "A stale socket file is replaced, any other file is not; the "
+                              "socket's permissions follow the umask.", group="socket")
     fd: int | None = setting(None, "Serve on an already-bound listening socket with this file "
                              "descriptor (systemd, process managers).", group="socket")
     backlog: int = setting(2048, "Listen backlog: pending connections the kernel queues; "
@@ -78,7 +80,9 @@ class Config:
                                 "a clock must).", group="proxy")
 
     # Logging.
-    log_level: str = setting("info", "Log level.", choices=("critical", "error", "warning",
+    log_level: str = setting("info", "Least severe level logged; `trace` adds "
+                             "protocol detail. Above `info` the access log is silent too.",
+                             choices=("critical", "error", "warning",
                              "info", "debug", "trace"), group="logging")
     access_log: bool = setting(True, "Write an access log line per response.", group="logging")
     access_log_format: str = setting(
@@ -86,7 +90,8 @@ class Config:
         '%(duration_ms).1fms',
         "Access log line as a %-format over: client, method, path, query, http_version, "
         "status, bytes, duration_ms, user_agent, referer.", group="logging")
-    access_log_json: bool = setting(False, "Write access log lines as JSON objects.",
+    access_log_json: bool = setting(False, "Write access log lines as JSON objects, one per "
+                                    "line: the format's fields plus `time` (UTC).",
                                     group="logging")
 
     # Deadlines.
@@ -175,25 +180,53 @@ def env_name(name: str) -> str:
     return ENV_PREFIX + name.upper()
 
 
-def parse_value(name: str, raw: str) -> Any:
-    """Convert text from a flag or an environment variable to the field's type."""
+def value_type(name: str) -> type:
+    """The field's type with Optional removed: bool, int, float or str."""
     kind = field_types()[name]
+    members = [arg for arg in get_args(kind) if arg is not type(None)]
+    if members:
+        kind = members[0]
+    return kind if isinstance(kind, type) else str
+
+
+def is_optional(name: str) -> bool:
+    return type(None) in get_args(field_types()[name])
+
+
+TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number"}
+
+
+def parse_value(name: str, raw: str) -> Any:
+    """Convert text from a flag or an environment variable to the field's type.
+
+    Raises ValueError with a short message ("expected an integer, got 'x'").
+    """
+    kind = value_type(name)
     text = raw.strip()
-    if text.lower() in ("none", "") and "None" in str(kind):
+    if is_optional(name) and text.lower() in ("", "none"):
         return None
-    if kind is bool or kind == "bool":
+    if kind is bool:
         lowered = text.lower()
         if lowered in ("1", "true", "yes", "on"):
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"expected true or false, got {raw!r}")
-    base = str(kind)
-    if "int" in base:
-        return int(text)
-    if "float" in base:
-        return float(text)
-    return raw
+    elif kind is int:
+        try:
+            return int(text, 10)
+        except ValueError:
+            pass
+    elif kind is float:
+        try:
+            number = float(text)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+    else:
+        return raw
+    raise ValueError(f"expected {TYPE_WORDS[kind]}, got {raw!r}")
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
@@ -235,6 +268,34 @@ def validate(config: Config) -> None:
                  "h2_max_concurrent_streams", "workers", "backlog"):
         if getattr(config, name) < 1:
             raise ValueError(f"{flag_name(name)}: must be at least 1")
+    validate_listening(config)
+    validate_files(config)
+    from fasthttpd.log import check_access_log_format  # log imports this module
+
+    check_access_log_format(config.access_log_format)
+
+
+def validate_listening(config: Config) -> None:
+    if config.uds and config.fd is not None:
+        raise ValueError("--uds and --fd exclude each other: give one")
+    if config.fd is not None and config.fd < 0:
+        raise ValueError(f"--fd: {config.fd} is not a file descriptor")
+    if not config.uds and config.fd is None and not config.host.strip():
+        raise ValueError("--host: must not be empty (use 0.0.0.0 or :: for every address)")
+    if config.admin_port is not None and not 0 <= config.admin_port <= 65535:
+        raise ValueError(f"--admin-port: {config.admin_port} is not a port number")
+    if config.worker_ttl < 0:
+        raise ValueError("--worker-ttl: must be 0 or more")
+
+
+def validate_files(config: Config) -> None:
+    """Missing TLS files are reported here, in one line, before anything starts."""
+    for name in ("ssl_certfile", "ssl_keyfile", "ssl_ca_certs"):
+        path = getattr(config, name)
+        if path is not None and not os.path.isfile(path):
+            raise ValueError(f"{flag_name(name)}: no such file: {path}")
+    if config.app_dir and not os.path.isdir(config.app_dir):
+        raise ValueError(f"--app-dir: no such directory: {config.app_dir}")
 
 
 def markdown_table() -> str:
@@ -246,7 +307,10 @@ def markdown_table() -> str:
         if f.metadata.get("choices"):
             shown += " (" + ", ".join(f.metadata["choices"]) + ")"
         meaning = f.metadata["help"].replace("|", "\\|")
+        shown = shown.replace("|", "\\|")
         flag = "`APP` (positional)" if f.name == "app" else f"`{flag_name(f.name)}`"
+        if value_type(f.name) is bool:
+            flag += f", `--no-{flag_name(f.name)[2:]}`"
         rows.append(f"| {flag} | `{env_name(f.name)}` | {shown} | {meaning} |")
     return "\n".join(rows)
 

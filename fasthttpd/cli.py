@@ -1,0 +1,198 @@
+"""The `fasthttpd` command (also `python -m fasthttpd`).
+
+Theory of operation: the argument parser is generated from the `Config` dataclass,
+one option per field (`--field-name`, with `--no-field-name` for booleans), so a
+field added to fasthttpd/config.py is a flag, an environment variable and a README
+row at once. Settings are merged in increasing precedence: field default, then
+`FASTHTTPD_*` environment variable, then flag. Options default to "not given"
+(argparse.SUPPRESS) so that only flags actually typed override the environment.
+
+Every error a user can cause is reported as one line, `fasthttpd: error: ...`, on
+stderr, with exit code 2 for a usage problem (bad flag, bad environment variable, bad
+value) and 1 for a runtime one (the application cannot be loaded, the address cannot
+be bound). In single-process mode the application is loaded and the sockets bound
+before the server starts, so these errors appear before anything else happens. With
+`--workers` above 1 or `--reload`, the supervisor in fasthttpd/workers takes over.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Any, NoReturn
+
+from fasthttpd import __version__
+from fasthttpd.config import (
+    Config,
+    env_name,
+    fields_of,
+    flag_name,
+    from_environment,
+    parse_value,
+    validate,
+    value_type,
+)
+
+USAGE_ERROR = 2
+RUNTIME_ERROR = 1
+
+GROUP_TITLES = {
+    "application": "application",
+    "socket": "where to listen",
+    "protocol": "protocols",
+    "tls": "TLS",
+    "proxy": "proxies and headers",
+    "logging": "logging",
+    "timeouts": "deadlines",
+    "limits": "limits",
+    "http2": "HTTP/2",
+    "workers": "worker processes",
+}
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line instead of the usage block plus a line."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(message, USAGE_ERROR)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `fasthttpd` command; exits with the server's exit code."""
+    sys.exit(run(argv))
+
+
+def run(argv: list[str] | None = None) -> int:
+    config = config_from_command_line(argv)
+    try:
+        if config.workers > 1 or config.reload:
+            return run_supervised(config)
+        return run_single_process(config)
+    except KeyboardInterrupt:
+        # Ctrl-C while importing the app or before the server installed its handlers.
+        return 130
+
+
+def config_from_command_line(argv: list[str] | None) -> Config:
+    """Parse flags and environment into a validated Config, or exit with one line."""
+    given = vars(build_parser().parse_args(argv))
+    try:
+        values = from_environment()
+    except ValueError as exc:
+        fail(str(exc), USAGE_ERROR)
+    values.update(given)
+    config = Config(**values)
+    try:
+        validate(config)
+    except ValueError as exc:
+        fail(str(exc), USAGE_ERROR)
+    return config
+
+
+def run_single_process(config: Config) -> int:
+    from fasthttpd.importer import AppLoadError, load_app
+    from fasthttpd.log import configure_logging
+    from fasthttpd.server import Server
+    from fasthttpd.sockets import BindError, bind_sockets
+
+    configure_logging(config)
+    try:
+        app = load_app(config)
+        sockets = bind_sockets(config)
+    except (AppLoadError, BindError) as exc:
+        fail(str(exc), RUNTIME_ERROR)
+    return Server(config, app).run(sockets)
+
+
+def run_supervised(config: Config) -> int:
+    from fasthttpd.importer import AppLoadError
+    from fasthttpd.sockets import BindError
+
+    try:
+        from fasthttpd.workers import run_supervised as supervise
+    except ImportError as exc:
+        fail(f"--workers/--reload are not available: {exc}", RUNTIME_ERROR)
+    try:
+        return supervise(config)
+    except (AppLoadError, BindError) as exc:
+        fail(str(exc), RUNTIME_ERROR)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineArgumentParser(
+        prog="fasthttpd",
+        description="Serve an ASGI 3 application over HTTP/1.1 and HTTP/2. Every option "
+                    "can also be set with the environment variable named in its help; a "
+                    "flag wins over the environment.",
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("--version", action="version", version=version_text())
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for field in fields_of():
+        group_name = field.metadata.get("group", "server")
+        if group_name not in groups:
+            groups[group_name] = parser.add_argument_group(GROUP_TITLES.get(group_name,
+                                                                            group_name))
+        add_option(groups[group_name], field)
+    return parser
+
+
+def add_option(group: argparse._ArgumentGroup, field: dataclasses.Field[Any]) -> None:
+    help_text = option_help(field)
+    choices = field.metadata.get("choices")
+    if field.name == "app":
+        group.add_argument("app", nargs="?", metavar="APP", help=help_text)
+        return
+    if value_type(field.name) is bool:
+        group.add_argument(flag_name(field.name), dest=field.name, help=help_text,
+                           action=argparse.BooleanOptionalAction)
+        return
+    group.add_argument(flag_name(field.name), dest=field.name, help=help_text,
+                       choices=choices, type=converter(field.name),
+                       metavar=None if choices else metavar(field.name))
+
+
+def converter(name: str) -> Any:
+    """argparse `type=` callable turning the flag's text into the field's value."""
+    def convert(raw: str) -> Any:
+        try:
+            return parse_value(name, raw)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    convert.__name__ = name  # argparse names the type in some messages
+    return convert
+
+
+PATH_FIELDS = ("uds", "app_dir", "ssl_certfile", "ssl_keyfile", "ssl_ca_certs")
+DURATION_WORDS = ("timeout", "ttl", "interval", "window")
+
+
+def metavar(name: str) -> str:
+    kind = value_type(name)
+    if kind is int:
+        return "INT"
+    if kind is float:
+        return "SECONDS" if any(word in name for word in DURATION_WORDS) else "NUMBER"
+    if name in PATH_FIELDS:
+        return "PATH"
+    return name.upper().rsplit("_", 1)[-1]
+
+
+def option_help(field: dataclasses.Field[Any]) -> str:
+    default = field.default
+    shown = "not set" if default is None else repr(default) if field.name == "access_log_format" \
+        else str(default)
+    text = f"{field.metadata['help']} [env {env_name(field.name)}; default: {shown}]"
+    return text.replace("%", "%%")  # argparse %-formats help texts
+
+
+def version_text() -> str:
+    return f"fasthttpd {__version__} (Python {sys.version.split()[0]})"
+
+
+def fail(message: str, exit_code: int) -> NoReturn:
+    one_line = " ".join(line.strip() for line in message.strip().splitlines())
+    sys.stderr.write(f"fasthttpd: error: {one_line}\n")
+    sys.stderr.flush()
+    sys.exit(exit_code)

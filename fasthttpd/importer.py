@@ -1,0 +1,159 @@
+"""Loading the application named on the command line.
+
+Theory of operation: `config.app` is "module:attribute", where the attribute may be
+dotted ("pkg.web:api.app"). `config.app_dir` goes first on sys.path so that a module
+next to the user's working directory wins over an installed one of the same name. The
+module is imported, the attribute looked up, and with `--factory` called with no
+arguments. Every failure becomes one `AppLoadError` whose message fits on one line;
+the full traceback of an error raised inside the user's module is logged at debug
+level for whoever needs it.
+
+fasthttpd speaks ASGI 3 only: the application is one callable
+`app(scope, receive, send)` returning an awaitable. An ASGI 2 application (a class, or
+a callable taking only `scope` and returning the coroutine function) is reported as an
+error with a hint rather than wrapped, so the server's hot path has a single shape of
+application call.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import os
+import sys
+from types import ModuleType
+from typing import Any
+
+from fasthttpd.config import Config
+
+logger = logging.getLogger("fasthttpd.error")
+
+ASGI2_HINT = (
+    "fasthttpd runs ASGI 3 applications only (app(scope, receive, send)); wrap an ASGI 2 "
+    "application with asgiref.compatibility.guarantee_single_callable"
+)
+
+
+class AppLoadError(Exception):
+    """The application could not be imported or is not an ASGI 3 callable."""
+
+
+def load_app(config: Config) -> Any:
+    """Import `config.app` and return the ASGI 3 application it names."""
+    module_name, attribute_path = split_app_path(config.app)
+    put_app_dir_first(config.app_dir)
+    module = import_app_module(module_name)
+    target = find_attribute(module, module_name, attribute_path)
+    if config.factory:
+        target = call_factory(target, config.app)
+    check_asgi3(target, config.app, config.factory)
+    return target
+
+
+def split_app_path(app_path: str) -> tuple[str, str]:
+    module_name, colon, attribute_path = app_path.partition(":")
+    if not colon or not module_name or not attribute_path:
+        raise AppLoadError(
+            f'APP must be "module:attribute" (for example "main:app"), got {app_path!r}')
+    return module_name.strip(), attribute_path.strip()
+
+
+def put_app_dir_first(app_dir: str) -> None:
+    path = os.path.abspath(app_dir)
+    if not sys.path or sys.path[0] != path:
+        sys.path.insert(0, path)
+
+
+def import_app_module(module_name: str) -> ModuleType:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # Tell "the app module does not exist" apart from "the app module imports
+        # something that does not exist": exc.name is the module that was missing.
+        if exc.name is not None and is_same_or_parent(exc.name, module_name):
+            raise AppLoadError(
+                f"module {module_name!r} not found (searched sys.path, which starts with "
+                f"the app directory {sys.path[0]!r})") from None
+        log_import_traceback(module_name)
+        raise AppLoadError(
+            f"error while importing {module_name!r}: {first_line(exc)}") from None
+    except Exception as exc:
+        log_import_traceback(module_name)
+        raise AppLoadError(
+            f"error while importing {module_name!r}: {first_line(exc)}") from None
+
+
+def is_same_or_parent(missing: str, module_name: str) -> bool:
+    return module_name == missing or module_name.startswith(missing + ".")
+
+
+def find_attribute(module: ModuleType, module_name: str, attribute_path: str) -> Any:
+    target: Any = module
+    walked: list[str] = []
+    for part in attribute_path.split("."):
+        walked.append(part)
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise AppLoadError(
+                f"attribute {'.'.join(walked)!r} not found in module {module_name!r}"
+            ) from None
+    return target
+
+
+def call_factory(factory: Any, app_path: str) -> Any:
+    if not callable(factory):
+        raise AppLoadError(f"{app_path!r} is not callable, so it cannot be used with --factory")
+    try:
+        return factory()
+    except Exception as exc:
+        logger.debug("factory %s raised", app_path, exc_info=True)
+        raise AppLoadError(f"factory {app_path!r} raised {first_line(exc)}") from None
+
+
+def check_asgi3(app: Any, app_path: str, from_factory: bool) -> None:
+    what = f"the factory {app_path!r} returned {type(app).__name__}" if from_factory \
+        else f"{app_path!r} ({type(app).__name__})"
+    if not callable(app):
+        raise AppLoadError(f"{what} is not callable, so it is not an ASGI application")
+    if inspect.isclass(app):
+        raise AppLoadError(f"{what} is a class, which looks like an ASGI 2 application; "
+                           + ASGI2_HINT)
+    signature = signature_of(app)
+    if signature is None or accepts(signature, 3):
+        return
+    if accepts(signature, 1):
+        raise AppLoadError(f"{what} takes one argument, which looks like an ASGI 2 "
+                           "application; " + ASGI2_HINT)
+    if accepts(signature, 0) and not from_factory:
+        raise AppLoadError(f"{what} takes no arguments: if it creates the application, "
+                           "add --factory")
+    raise AppLoadError(f"{what} does not accept (scope, receive, send), so it is not an "
+                       "ASGI 3 application")
+
+
+def signature_of(app: Any) -> inspect.Signature | None:
+    """The call signature, or None where Python cannot tell (some builtins, C types)."""
+    try:
+        return inspect.signature(app)
+    except (TypeError, ValueError):
+        return None
+
+
+def accepts(signature: inspect.Signature, positional_count: int) -> bool:
+    try:
+        signature.bind(*([None] * positional_count))
+    except TypeError:
+        return False
+    return True
+
+
+def log_import_traceback(module_name: str) -> None:
+    logger.debug("importing %s failed", module_name, exc_info=True)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    detail = text[0] if text else ""
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
