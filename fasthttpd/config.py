@@ -315,5 +315,29 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+OPTIONS_START = "<!-- options:start -->"
+OPTIONS_END = "<!-- options:end -->"
+
+
+def update_readme(path: str) -> bool:
+    """Rewrite the table between the options markers of `path`; True when it changed."""
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    start = text.index(OPTIONS_START) + len(OPTIONS_START)
+    end = text.index(OPTIONS_END, start)
+    updated = text[:start] + "\n" + markdown_table() + "\n" + text[end:]
+    if updated == text:
+        return False
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(updated)
+    return True
+
+
 if __name__ == "__main__":
-    sys.stdout.write(markdown_table() + "\n")
+    # `python -m fasthttpd.config` prints the table; with `--update-readme [PATH]` it
+    # rewrites the README's options section after a field was added or changed.
+    if len(sys.argv) > 1 and sys.argv[1] == "--update-readme":
+        readme = sys.argv[2] if len(sys.argv) > 2 else "README.md"
+        print(f"{readme}: {'updated' if update_readme(readme) else 'already current'}")
+    else:
+        sys.stdout.write(markdown_table() + "\n")

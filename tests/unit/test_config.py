@@ -16,6 +16,7 @@ from fasthttpd.config import (
     from_environment,
     markdown_table,
     parse_value,
+    update_readme,
     validate,
     value_type,
 )
@@ -28,7 +29,7 @@ def test_readme_options_table_is_the_generated_one():
     match = re.search(r"<!-- options:start -->\n(.*?)\n<!-- options:end -->", text, re.S)
     assert match, "README.md has no options section between the markers"
     assert match.group(1).strip() == markdown_table(), (
-        "README options table is stale: regenerate it with `python -m fasthttpd.config`")
+        "README options table is stale: run `python -m fasthttpd.config --update-readme`")
 
 
 def test_every_field_has_a_table_row_with_flag_env_and_help():
@@ -139,3 +140,14 @@ def test_markdown_table_shows_choices_and_both_boolean_flags():
     assert "(auto, on, off)" in rows["`FASTHTTPD_LIFESPAN`"]
     assert "`--access-log`, `--no-access-log`" in rows["`FASTHTTPD_ACCESS_LOG`"]
     assert "`8000`" in rows["`FASTHTTPD_PORT`"]
+
+
+def test_update_readme_rewrites_only_the_options_section(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# title\n\n<!-- options:start -->\nold table\n<!-- options:end -->\n"
+                      "\n## after\n", encoding="utf-8")
+    assert update_readme(str(readme)) is True
+    text = readme.read_text(encoding="utf-8")
+    assert text == ("# title\n\n<!-- options:start -->\n" + markdown_table()
+                    + "\n<!-- options:end -->\n\n## after\n")
+    assert update_readme(str(readme)) is False

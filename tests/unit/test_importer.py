@@ -1,0 +1,220 @@
+"""Loading the application: what works, and the one-line message for each mistake."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import sys
+import textwrap
+
+import pytest
+
+from fasthttpd.config import Config
+from fasthttpd.importer import AppLoadError, load_app
+
+_unique = itertools.count()
+
+
+@pytest.fixture
+def app_dir(tmp_path, monkeypatch):
+    """A directory for throwaway app modules; sys.path and sys.modules are restored."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = set(sys.modules)
+    yield tmp_path
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+
+
+def write_module(directory, source: str) -> str:
+    """Write a module with a name no other test uses (imports are cached per process)."""
+    name = f"fasthttpd_test_app_{next(_unique)}"
+    (directory / f"{name}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    return name
+
+
+def load(app: str, app_dir, **changes):
+    return load_app(dataclasses.replace(Config(), app=app, app_dir=str(app_dir), **changes))
+
+
+def error_of(app: str, app_dir, **changes) -> str:
+    with pytest.raises(AppLoadError) as info:
+        load(app, app_dir, **changes)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+ASGI3_MODULE = """
+    async def app(scope, receive, send):
+        pass
+
+    class Holder:
+        class inner:
+            @staticmethod
+            async def app(scope, receive, send):
+                pass
+
+    class App:
+        async def __call__(self, scope, receive, send):
+            pass
+
+    instance = App()
+
+    def create_app():
+        return app
+
+    def broken_factory():
+        raise RuntimeError("database unreachable\\nsecond line")
+
+    class Asgi2:
+        def __init__(self, scope):
+            self.scope = scope
+
+        async def __call__(self, receive, send):
+            pass
+
+    def asgi2_function(scope):
+        async def inner(receive, send):
+            pass
+        return inner
+
+    def two_args(scope, receive):
+        pass
+
+    not_callable = 42
+"""
+
+
+def test_loads_a_coroutine_function(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    app = load(f"{name}:app", app_dir)
+    assert app is sys.modules[name].app
+
+
+def test_dotted_attribute_path(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert load(f"{name}:Holder.inner.app", app_dir) is sys.modules[name].Holder.inner.app
+
+
+def test_instance_with_async_call(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert load(f"{name}:instance", app_dir) is sys.modules[name].instance
+
+
+def test_factory_is_called(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert load(f"{name}:create_app", app_dir, factory=True) is sys.modules[name].app
+
+
+def test_app_dir_goes_first_on_sys_path(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    load(f"{name}:app", app_dir)
+    assert sys.path[0] == str(app_dir)
+
+
+def test_builtin_demo_app_loads_by_default():
+    from fasthttpd import demo
+
+    assert load_app(Config()) is demo.app
+
+
+def test_missing_colon(app_dir):
+    assert error_of("main.app", app_dir) == (
+        'APP must be "module:attribute" (for example "main:app"), got \'main.app\'')
+
+
+def test_empty_attribute(app_dir):
+    assert error_of("main:", app_dir).startswith('APP must be "module:attribute"')
+
+
+def test_module_not_found(app_dir):
+    message = error_of("no_such_module_xyz:app", app_dir)
+    assert message.startswith("module 'no_such_module_xyz' not found")
+    assert str(app_dir) in message
+
+
+def test_submodule_of_missing_package_is_reported_as_not_found(app_dir):
+    assert error_of("no_such_pkg_xyz.web:app", app_dir).startswith(
+        "module 'no_such_pkg_xyz.web' not found")
+
+
+def test_missing_import_inside_the_app_is_not_mistaken_for_a_missing_app(app_dir):
+    name = write_module(app_dir, "import not_installed_dependency_xyz\napp = None\n")
+    assert error_of(f"{name}:app", app_dir) == (
+        f"error while importing {name!r}: ModuleNotFoundError: "
+        "No module named 'not_installed_dependency_xyz'")
+
+
+def test_exception_raised_while_importing_shows_its_first_line(app_dir):
+    name = write_module(app_dir, "raise RuntimeError('bad settings\\nmore detail')\n")
+    assert error_of(f"{name}:app", app_dir) == (
+        f"error while importing {name!r}: RuntimeError: bad settings")
+
+
+def test_syntax_error_names_the_file_and_line(app_dir):
+    name = write_module(app_dir, "x = 1\ndef broken(:\n")
+    message = error_of(f"{name}:app", app_dir)
+    assert message.startswith(f"error while importing {name!r}: SyntaxError:")
+    assert "line 2" in message
+
+
+def test_attribute_not_found(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert error_of(f"{name}:application", app_dir) == (
+        f"attribute 'application' not found in module {name!r}")
+
+
+def test_dotted_attribute_not_found_names_the_path_walked(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert error_of(f"{name}:Holder.missing.app", app_dir) == (
+        f"attribute 'Holder.missing' not found in module {name!r}")
+
+
+def test_not_callable(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert error_of(f"{name}:not_callable", app_dir) == (
+        f"'{name}:not_callable' (int) is not callable, so it is not an ASGI application")
+
+
+def test_asgi2_class_is_rejected_with_a_hint(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    message = error_of(f"{name}:Asgi2", app_dir)
+    assert "looks like an ASGI 2 application" in message
+    assert "guarantee_single_callable" in message
+
+
+def test_asgi2_function_is_rejected_with_a_hint(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert "takes one argument, which looks like an ASGI 2 application" in error_of(
+        f"{name}:asgi2_function", app_dir)
+
+
+def test_factory_without_the_flag_suggests_it(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert error_of(f"{name}:create_app", app_dir).endswith(
+        "takes no arguments: if it creates the application, add --factory")
+
+
+def test_wrong_signature(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert error_of(f"{name}:two_args", app_dir).endswith(
+        "does not accept (scope, receive, send), so it is not an ASGI 3 application")
+
+
+def test_factory_that_raises(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert error_of(f"{name}:broken_factory", app_dir, factory=True) == (
+        f"factory '{name}:broken_factory' raised RuntimeError: database unreachable")
+
+
+def test_factory_that_is_not_callable(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert error_of(f"{name}:not_callable", app_dir, factory=True) == (
+        f"'{name}:not_callable' is not callable, so it cannot be used with --factory")
+
+
+def test_factory_returning_something_else(app_dir):
+    name = write_module(app_dir, "def make():\n    return 'app'\n")
+    assert error_of(f"{name}:make", app_dir, factory=True) == (
+        f"the factory '{name}:make' returned str is not callable, so it is not an ASGI "
+        "application")

@@ -1,0 +1,147 @@
+"""Logging setup and access log lines, as they appear on stdout and stderr."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+
+import pytest
+
+from fasthttpd.config import Config
+from fasthttpd.log import TRACE, AccessLog, check_access_log_format, configure_logging
+
+REQUEST = dict(client="127.0.0.1:50123", method="GET", path="/items", query="page=2",
+               http_version="1.1", status=200, size=13, duration=0.00125,
+               user_agent="curl/8.5.0", referer="http://example.com/")
+
+
+@pytest.fixture(autouse=True)
+def restore_loggers():
+    """configure_logging changes process-wide loggers; put them back after each test."""
+    saved = {}
+    for name in ("fasthttpd.error", "fasthttpd.access"):
+        logger = logging.getLogger(name)
+        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def config(**changes) -> Config:
+    return dataclasses.replace(Config(), **changes)
+
+
+def test_error_log_goes_to_stderr_with_time_and_level(capsys):
+    configure_logging(config())
+    logging.getLogger("fasthttpd.error").warning("disk %s", "full")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} WARNING disk full\n",
+                        captured.err)
+
+
+def test_level_filters_messages(capsys):
+    configure_logging(config(log_level="warning"))
+    error_log = logging.getLogger("fasthttpd.error")
+    error_log.info("hidden")
+    error_log.error("shown")
+    assert "hidden" not in capsys.readouterr().err
+
+
+def test_trace_level_is_below_debug(capsys):
+    configure_logging(config(log_level="trace"))
+    logging.getLogger("fasthttpd.error").log(TRACE, "bytes in")
+    assert " TRACE bytes in" in capsys.readouterr().err
+    configure_logging(config(log_level="debug"))
+    logging.getLogger("fasthttpd.error").log(TRACE, "bytes in")
+    assert capsys.readouterr().err == ""
+
+
+def test_configuring_twice_does_not_duplicate_lines(capsys):
+    configure_logging(config())
+    configure_logging(config())
+    logging.getLogger("fasthttpd.error").warning("once")
+    assert capsys.readouterr().err.count("once") == 1
+
+
+def test_handlers_added_by_the_user_are_kept():
+    user_handler = logging.NullHandler()
+    logging.getLogger("fasthttpd.error").addHandler(user_handler)
+    configure_logging(config())
+    assert user_handler in logging.getLogger("fasthttpd.error").handlers
+
+
+def test_access_line_in_the_default_format_goes_to_stdout(capsys):
+    configure_logging(config())
+    AccessLog(config()).log(**REQUEST)
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    line = captured.out
+    assert line.endswith(' 127.0.0.1:50123 - "GET /items HTTP/1.1" 200 13 1.2ms\n')
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} ", line)
+
+
+def test_custom_format_uses_every_documented_field(capsys):
+    line_format = ("%(client)s|%(method)s|%(path)s|%(query)s|%(http_version)s|%(status)d|"
+                   "%(bytes)d|%(duration_ms).3f|%(user_agent)s|%(referer)s")
+    configure_logging(config())
+    AccessLog(config(access_log_format=line_format)).log(**REQUEST)
+    assert capsys.readouterr().out.split(" ", 2)[2] == (
+        "127.0.0.1:50123|GET|/items|page=2|1.1|200|13|1.250|curl/8.5.0|http://example.com/\n")
+
+
+def test_json_lines(capsys):
+    settings = config(access_log_json=True)
+    configure_logging(settings)
+    access_log = AccessLog(settings)
+    access_log.log(**REQUEST)
+    access_log.log(**{**REQUEST, "path": '/quote"d', "status": 404})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    first, second = (json.loads(line) for line in lines)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first.pop("time"))
+    assert first == {"client": "127.0.0.1:50123", "method": "GET", "path": "/items",
+                     "query": "page=2", "http_version": "1.1", "status": 200, "bytes": 13,
+                     "duration_ms": 1.25, "user_agent": "curl/8.5.0",
+                     "referer": "http://example.com/"}
+    assert second["path"] == '/quote"d' and second["status"] == 404
+
+
+def test_control_characters_in_the_path_cannot_split_the_line(capsys):
+    configure_logging(config())
+    AccessLog(config()).log(**{**REQUEST, "path": "/a\nfake line"})
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert "/a\\nfake line" in out
+
+
+def test_disabled_access_log_writes_nothing(capsys):
+    settings = config(access_log=False)
+    configure_logging(settings)
+    AccessLog(settings).log(**REQUEST)
+    assert capsys.readouterr().out == ""
+
+
+def test_access_log_is_silent_above_info(capsys):
+    settings = config(log_level="warning")
+    configure_logging(settings)
+    AccessLog(settings).log(**REQUEST)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("line_format, message", [
+    ("%(host)s", "--access-log-format: unknown field 'host'; known fields: client, method"),
+    ("%(status)d %", "--access-log-format: incomplete format"),
+    ("%(method)d", "--access-log-format: %d format: a real number is required, not str"),
+])
+def test_invalid_format_is_a_one_line_error(line_format, message):
+    with pytest.raises(ValueError) as info:
+        check_access_log_format(line_format)
+    assert str(info.value).startswith(message)
+    with pytest.raises(ValueError):
+        AccessLog(config(access_log_format=line_format))
