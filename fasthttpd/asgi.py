@@ -1,0 +1,274 @@
+"""The ASGI 3 request cycle, the same for HTTP/1.1 and HTTP/2.
+
+`AsgiHandler` is the `on_message` callback of every connection: for each
+`HttpStream` it builds the `http` scope and runs the application in a Task (apps
+and their libraries call `asyncio.current_task()`, so a real Task it must be).
+`RequestCycle` translates the app's messages into stream calls and enforces their
+order; what the app gets wrong becomes a 500 (nothing sent yet) or an aborted
+response (something sent), never a clean-looking one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote
+
+from fasthttpd.driver import ClientDisconnected, HttpStream
+from fasthttpd.log import AccessLog
+from fasthttpd.state import ServerState
+
+ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]],
+                    Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+
+logger = logging.getLogger("fasthttpd.error")
+
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
+EXTENSIONS = {"http.response.early_hint": {}, "http.response.trailers": {}}
+DISCONNECT = {"type": "http.disconnect"}
+
+# RequestCycle.phase
+INITIAL = 0  # nothing sent
+STARTED = 1  # http.response.start received
+BODY_DONE = 2  # the last body part was sent; trailers may follow
+COMPLETE = 3  # the response is complete
+
+
+class AsgiHandler:
+    """Runs the app for each request of the server's connections."""
+
+    def __init__(self, state: ServerState, app: ASGIApp) -> None:
+        self.state = state
+        self.app = app
+        self.loop = state.loop
+        config = state.config
+        self.root_path = config.root_path
+        self.raw_root_path = config.root_path.encode("utf-8")
+        self.limit_concurrency = config.limit_concurrency
+        self.limit_max_requests = config.limit_max_requests
+        self.access_log = AccessLog(config) if config.access_log else None
+        self.trusted_proxies = _trusted_proxies(config)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, stream: HttpStream) -> None:
+        state = self.state
+        state.total_requests += 1
+        if self.limit_max_requests and state.total_requests == self.limit_max_requests:
+            if state.on_request_limit is not None:
+                state.on_request_limit()
+        if self.limit_concurrency and state.active_requests >= self.limit_concurrency:
+            logger.warning("503: %d requests in progress (--limit-concurrency)",
+                           state.active_requests)
+            stream.respond_error(503)
+            return
+        state.active_requests += 1
+        cycle = RequestCycle(self, stream, self.build_scope(stream))
+        task = self.loop.create_task(cycle.run())
+        if not task.done():
+            cycle.task = task
+            self.tasks.add(task)
+
+    def build_scope(self, stream: HttpStream) -> dict[str, Any]:
+        client = stream.client
+        raw_path = stream.path
+        if b"%" in raw_path:
+            path = unquote(raw_path.decode("utf-8", "replace"))
+        else:
+            path = raw_path.decode("utf-8", "replace")
+        if self.root_path:
+            path = self.root_path + path
+            raw_path = self.raw_root_path + raw_path
+        extensions = EXTENSIONS
+        if client.tls_info is not None:
+            extensions = {**EXTENSIONS, "tls": client.tls_info}
+        scope = {
+            "type": "http",
+            "asgi": ASGI_VERSION,
+            "http_version": stream.http_version,
+            "server": client.local_address,
+            "client": client.remote_address,
+            "scheme": stream.scheme,
+            "method": stream.method,
+            "root_path": self.root_path,
+            "path": path,
+            "raw_path": raw_path,
+            "query_string": stream.query,
+            "headers": stream.headers,
+            "state": self.state.lifespan_state.copy(),
+            "extensions": extensions,
+        }
+        remote = client.remote_address
+        if self.trusted_proxies is not None and remote is not None and (
+                self.trusted_proxies is True or remote[0] in self.trusted_proxies):
+            _apply_proxy_headers(scope)
+        return scope
+
+
+class RequestCycle:
+    """One request's run of the app; `receive` and `send` are handed to it."""
+
+    __slots__ = ("handler", "stream", "scope", "phase", "status", "size", "start",
+                 "request_done", "trailers", "held_trailers", "task")
+
+    def __init__(self, handler: AsgiHandler, stream: HttpStream, scope: dict[str, Any]) -> None:
+        self.handler = handler
+        self.stream = stream
+        self.scope = scope
+        self.phase = INITIAL
+        self.status = 0
+        self.size = 0
+        self.start = time.monotonic()
+        self.request_done = False
+        self.trailers = False
+        self.held_trailers: list[Any] | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        stream = self.stream
+        try:
+            await self.handler.app(self.scope, self.receive, self.send)
+        except BaseException as exc:  # the app's failure must not reach the loop
+            self._app_failed(exc)
+            if not isinstance(exc, Exception | asyncio.CancelledError):
+                raise
+        else:
+            if self.phase == INITIAL:
+                logger.error("ASGI app returned without starting a response: %s %s",
+                             stream.method, self.scope["path"])
+                self._respond_500()
+            elif self.phase != COMPLETE:
+                logger.error("ASGI app returned without completing its response: %s %s",
+                             stream.method, self.scope["path"])
+                stream.abort()
+        finally:
+            handler = self.handler
+            handler.state.active_requests -= 1
+            if self.task is not None:
+                handler.tasks.discard(self.task)
+            if handler.access_log is not None or handler.state.observer is not None:
+                self._record()
+
+    def _app_failed(self, exc: BaseException) -> None:
+        stream = self.stream
+        if isinstance(exc, asyncio.CancelledError):
+            logger.warning("request cancelled at shutdown: %s %s", stream.method,
+                           self.scope["path"])
+        elif not (isinstance(exc, ClientDisconnected) and stream.is_disconnected):
+            logger.error("Exception in ASGI application (%s %s)", stream.method,
+                         self.scope["path"], exc_info=exc)
+            observer = self.handler.state.observer
+            if observer is not None:
+                observer.app_error(exc, stream.method, self.scope["path"])
+        if self.phase == INITIAL and not stream.is_disconnected:
+            self._respond_500()
+        elif self.phase != COMPLETE:
+            self.phase = COMPLETE
+            stream.abort()
+
+    def _respond_500(self) -> None:
+        self.phase = COMPLETE
+        self.status = 500
+        self.stream.respond_error(500)
+
+    def _record(self) -> None:
+        stream = self.stream
+        duration = time.monotonic() - self.start
+        handler = self.handler
+        if handler.state.observer is not None:
+            handler.state.observer.request_finished(stream.http_version, self.status, duration)
+        if handler.access_log is not None:
+            client = self.scope["client"]
+            headers = dict(stream.headers)
+            handler.access_log.log(
+                f"{client[0]}:{client[1]}" if client else "-", stream.method,
+                self.scope["path"], stream.query.decode("latin-1"), stream.http_version,
+                self.status, self.size, duration,
+                headers.get(b"user-agent", b"").decode("latin-1"),
+                headers.get(b"referer", b"").decode("latin-1"))
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.request_done:
+            part = await self.stream.receive_body()
+            if part is None:
+                self.request_done = True
+                return DISCONNECT
+            body, more_body = part
+            if not more_body:
+                self.request_done = True
+            return {"type": "http.request", "body": body, "more_body": more_body}
+        await self.stream.wait_disconnect()
+        return DISCONNECT
+
+    async def send(self, message: dict[str, Any]) -> None:
+        stream = self.stream
+        kind = message["type"]
+        if kind == "http.response.body":
+            if self.phase != STARTED:
+                self._out_of_order(kind)
+            if stream.is_disconnected:
+                raise ClientDisconnected("the client has disconnected")
+            body = message.get("body", b"")
+            if type(body) is not bytes:
+                body = bytes(body)
+            more_body = message.get("more_body", False)
+            self.size += len(body)
+            if not more_body:
+                self.phase = BODY_DONE if self.trailers else COMPLETE
+            if stream.send_body(body, more_body):
+                await stream.drain()
+        elif kind == "http.response.start":
+            if self.phase != INITIAL:
+                self._out_of_order(kind)
+            if stream.is_disconnected:
+                raise ClientDisconnected("the client has disconnected")
+            self.status = message["status"]
+            self.trailers = message.get("trailers", False)
+            stream.start_response(self.status, message.get("headers", ()), self.trailers)
+            self.phase = STARTED
+        elif kind == "http.response.trailers":
+            if self.phase != BODY_DONE:
+                self._out_of_order(kind)
+            if stream.is_disconnected:
+                raise ClientDisconnected("the client has disconnected")
+            headers = list(message.get("headers", ()))
+            if self.held_trailers:
+                headers = self.held_trailers + headers
+            if message.get("more_trailers", False):  # keep them until the last message
+                self.held_trailers = headers
+            else:
+                self.phase = COMPLETE
+                stream.send_trailers(headers)
+        elif kind == "http.response.early_hint":
+            if self.phase != INITIAL:
+                self._out_of_order(kind)
+            links = message.get("links", ())
+            stream.send_informational(103, [(b"link", link) for link in links])
+        else:
+            raise RuntimeError(f"unexpected ASGI message type {kind!r}")
+
+    def _out_of_order(self, kind: str) -> None:
+        raise RuntimeError(f"ASGI message {kind!r} not allowed now (phase {self.phase})")
+
+
+def _trusted_proxies(config: Any) -> set[str] | bool | None:
+    if not config.proxy_headers:
+        return None
+    ips = {ip.strip() for ip in config.forwarded_allow_ips.split(",") if ip.strip()}
+    return True if "*" in ips else ips
+
+
+def _apply_proxy_headers(scope: dict[str, Any]) -> None:
+    """Trust X-Forwarded-Proto and X-Forwarded-For from a trusted proxy."""
+    for name, value in scope["headers"]:
+        if name == b"x-forwarded-proto":
+            proto = value.decode("latin-1").strip().lower()
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
+        elif name == b"x-forwarded-for":
+            # The last address was added by the trusted proxy itself.
+            host = value.decode("latin-1").split(",")[-1].strip()
+            if host:
+                scope["client"] = (host, 0)

@@ -1,0 +1,164 @@
+"""Connection: the asyncio protocol of one client connection.
+
+It owns the `Client`, picks the driver through the server's `HttpDriverFactory`
+(at once on TLS, where ALPN has been negotiated; after the first bytes on
+cleartext, so that the HTTP/2 preface can be recognised) and then forwards
+everything to the driver: received bytes, flow-control callbacks, the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fasthttpd.client import Client
+from fasthttpd.driver import HttpDriver, HttpDriverFactory, OnMessage
+
+if TYPE_CHECKING:
+    from fasthttpd.state import ServerState
+
+logger = logging.getLogger("fasthttpd.error")
+
+# Bytes a cleartext connection may send before its protocol is known (the
+# HTTP/2 preface is 24); more without a decision closes it.
+SNIFF_LIMIT = 64
+# Transport write buffer: `send()` waits above HIGH, resumes below LOW.
+WRITE_BUFFER_HIGH = 256 * 1024
+WRITE_BUFFER_LOW = 64 * 1024
+
+
+class Connection(asyncio.Protocol):
+    __slots__ = (
+        "state", "factory", "on_message", "transport", "client", "driver",
+        "is_writing_paused", "_sniffed", "_closed_by_server",
+    )
+
+    def __init__(self, state: ServerState, factory: HttpDriverFactory,
+                 on_message: OnMessage) -> None:
+        self.state = state
+        self.factory = factory
+        self.on_message = on_message
+        self.transport: Any = None
+        self.client: Client = None  # type: ignore[assignment]
+        self.driver: HttpDriver | None = None
+        self.is_writing_paused = False
+        self._sniffed = b""
+        self._closed_by_server = False
+
+    # asyncio.Protocol.
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        transport.set_write_buffer_limits(WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW)  # type: ignore[attr-defined]
+        sockname = transport.get_extra_info("sockname")
+        is_unix = isinstance(sockname, str) or sockname is None
+        ssl_object = transport.get_extra_info("ssl_object")
+        tls_info = None
+        if ssl_object is not None:
+            from fasthttpd.tls import tls_info as read_tls_info
+
+            tls_info = read_tls_info(ssl_object)
+        peer = transport.get_extra_info("peername")
+        self.client = Client(
+            None if is_unix else _address(peer),
+            None if is_unix else _address(sockname),
+            is_unix=is_unix, tls_info=tls_info, close=self.close,
+        )
+        self.state.connections.add(self)
+        observer = self.state.observer
+        if observer is not None:
+            observer.connection_opened()
+        if ssl_object is not None:
+            self._select_driver(b"")
+
+    def data_received(self, data: bytes) -> None:
+        driver = self.driver
+        if driver is not None:
+            driver.data_received(data)
+        else:
+            self._select_driver(self._sniffed + data)
+
+    def eof_received(self) -> bool | None:
+        if self.driver is None:
+            return False
+        return self.driver.eof_received()  # type: ignore[func-returns-value]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state.connections.discard(self)
+        self.client.mark_closed(by_client=not self._closed_by_server)
+        if self.driver is not None:
+            self.driver.connection_lost(exc)
+        observer = self.state.observer
+        if observer is not None:
+            observer.connection_closed()
+
+    def pause_writing(self) -> None:
+        self.is_writing_paused = True
+        if self.driver is not None:
+            self.driver.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.is_writing_paused = False
+        if self.driver is not None:
+            self.driver.resume_writing()
+
+    # For drivers.
+    def write(self, data: bytes, close: bool = False) -> None:
+        transport = self.transport
+        if data:
+            transport.write(data)
+        if close:
+            self._closed_by_server = True
+            transport.close()
+
+    def pause_reading(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def close(self) -> None:
+        """Close after the buffered bytes are written."""
+        self._closed_by_server = True
+        self.transport.close()
+
+    def abort(self) -> None:
+        """Close at once, dropping buffered bytes: the client sees a truncated response."""
+        self._closed_by_server = True
+        self.transport.abort()
+
+    def shutdown(self) -> None:
+        """Graceful server shutdown: the driver finishes what is in flight, then closes."""
+        if self.driver is None:
+            self.close()
+        else:
+            self.driver.stop()
+
+    def switch_driver(self, driver: HttpDriver, data: bytes) -> None:
+        """Hand the connection to another driver, with the bytes already read."""
+        self.client.is_exported = self.driver is not None
+        self.driver = driver
+        driver.setup(self.client, self.on_message, self.write, self)
+        if self.is_writing_paused:
+            driver.pause_writing()
+        if data:
+            driver.data_received(data)
+
+    def _select_driver(self, data: bytes) -> None:
+        driver = self.factory.select_driver(self.client, data)
+        if driver is None:
+            if len(data) > SNIFF_LIMIT:
+                self.close()
+            else:
+                self._sniffed = data
+            return
+        self._sniffed = b""
+        self.switch_driver(driver, data)
+
+
+def _address(address: Any) -> tuple[str, int] | None:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return (str(address[0]), int(address[1]))
+    return None

@@ -1,0 +1,614 @@
+"""Http1Driver: HTTP/1.1 on one connection, on the compiled parser and serializer.
+
+Theory of operation. Every received chunk goes through the sans-IO parser, which
+returns events. A `Request` event becomes an `Http1Stream`, appended to `queue`;
+body chunks and the `EndOfMessage` go to `receiving`, the stream whose body is being
+read. Responses are written strictly in request order (RFC 9112 9.3.2), so only the
+stream at the head of `queue` is handed to the application; the next one is
+dispatched when its response completes. The response head is held back until the
+first body part so that a small response leaves in one `transport.write`.
+
+One timer per connection enforces the deadline of the current state (head,
+body gap, keep-alive idle); moving the deadline is a float store, and the timer
+re-arms itself lazily when it fires early.
+
+Backpressure: reading pauses while the receiving stream holds more than
+`BODY_BUFFER_LIMIT` unread bytes or too many pipelined requests wait; `send_body`
+asks its caller to `drain()` while the transport's write buffer is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from http import HTTPStatus
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from fasthttpd import http1
+from fasthttpd.driver import ClientDisconnected, Headers, HttpDriver, HttpStream
+
+if TYPE_CHECKING:
+    from fasthttpd.client import Client
+    from fasthttpd.connection import Connection
+    from fasthttpd.driver import OnMessage, Write
+    from fasthttpd.state import ServerState
+
+logger = logging.getLogger("fasthttpd.error")
+
+# Unread request-body bytes buffered per stream before reading pauses.
+BODY_BUFFER_LIMIT = 256 * 1024
+# Pipelined requests parsed ahead of the one being answered before reading pauses.
+PIPELINE_LIMIT = 32
+# A body the app left unread is read and discarded up to this size so that the
+# connection can be reused; beyond it the connection closes instead (RFC 9112 9.6).
+DRAIN_LIMIT = 64 * 1024
+
+INFINITY = float("inf")
+
+# What the deadline currently guards; decides what happens when it passes.
+WAIT_HEAD = 0  # a request head is due (new connection, or partially received)
+WAIT_BODY = 1  # the next piece of a request body is due
+WAIT_IDLE = 2  # keep-alive: nothing in flight
+
+
+class Http1Stream(HttpStream):
+    """One HTTP/1.1 request and its response."""
+
+    __slots__ = (
+        "driver", "client", "method", "path", "query", "http_version", "headers", "scheme",
+        "request", "_chunks", "_buffered", "_body_complete", "_body_waiter",
+        "_disconnected", "_disconnect_waiter", "_continue_owed",
+        "_status", "_headers", "_trailers", "_head_sent", "_framing", "_remaining",
+        "_keep_alive", "complete", "status", "bytes_sent",
+    )
+
+    def __init__(self, driver: Http1Driver, request: Any) -> None:
+        self.driver = driver
+        self.client = driver.client
+        self.request = request
+        self.method = request.method.decode("ascii")
+        self.path = request.path
+        self.query = request.query
+        self.http_version = request.http_version
+        self.headers = request.headers
+        self.scheme = driver.client.scheme
+        self._chunks: deque[bytes] = deque()
+        self._buffered = 0
+        self._body_complete = request.framing == _FRAMING_NONE
+        self._body_waiter: asyncio.Future[None] | None = None
+        self._disconnected = False
+        self._disconnect_waiter: asyncio.Future[None] | None = None
+        self._continue_owed = request.expect_continue
+        self._head_sent = False
+        self._trailers = False
+        self._framing = 0
+        self._remaining = 0
+        self._keep_alive = request.keep_alive
+        self.complete = False
+        self.status = 0
+        self.bytes_sent = 0
+
+    # Request body, fed by the driver.
+    def feed_body(self, data: bytes) -> None:
+        if self.complete:  # response already sent: discarding an unread body
+            self.driver.drained(len(data))
+            return
+        self._chunks.append(data)
+        self._buffered += len(data)
+        if self._buffered > BODY_BUFFER_LIMIT:
+            self.driver.pause_body()
+        self._wake_body()
+
+    def end_body(self) -> None:
+        self._body_complete = True
+        self._wake_body()
+
+    def _wake_body(self) -> None:
+        waiter = self._body_waiter
+        if waiter is not None:
+            self._body_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def lose_connection(self) -> None:
+        self._disconnected = True
+        self._wake_body()
+        waiter = self._disconnect_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # HttpStream: request side.
+    @property
+    def is_body_complete(self) -> bool:
+        return self._body_complete and not self._chunks
+
+    @property
+    def is_disconnected(self) -> bool:
+        return self._disconnected
+
+    async def receive_body(self) -> tuple[bytes, bool] | None:
+        while True:
+            if self._chunks:
+                data = self._chunks.popleft()
+                self._buffered -= len(data)
+                if self._buffered <= BODY_BUFFER_LIMIT // 2:
+                    self.driver.resume_body()
+                return data, not (self._body_complete and not self._chunks)
+            if self._body_complete:
+                return b"", False
+            if self._disconnected:
+                return None
+            if self._continue_owed:
+                self._continue_owed = False
+                if not self._head_sent:
+                    self.driver.write(_CONTINUE)
+            waiter = self._body_waiter = self.driver.loop.create_future()
+            await waiter
+
+    async def wait_disconnect(self) -> None:
+        if self._disconnected or self.complete:
+            return
+        waiter = self._disconnect_waiter
+        if waiter is None:
+            waiter = self._disconnect_waiter = self.driver.loop.create_future()
+        await waiter
+
+    # HttpStream: response side.
+    def send_informational(self, status: int, headers: Headers) -> None:
+        if self.http_version == "1.0":  # RFC 9110 15.2: no 1xx to HTTP/1.0 clients
+            return
+        self.driver.write(self.driver.serializer.serialize_informational(status, headers))
+
+    def start_response(self, status: int, headers: Headers, trailers: bool = False) -> None:
+        self.status = status
+        self._status = status
+        self._headers = headers
+        self._trailers = trailers
+
+    def send_body(self, data: bytes, more_body: bool) -> bool:
+        if self._disconnected:
+            raise ClientDisconnected("the client closed the connection")
+        driver = self.driver
+        if not self._head_sent:
+            self._head_sent = True
+            self._continue_owed = False
+            flags = self.request_flags()
+            out, framing, content_length, keep_alive = driver.serializer.serialize_response(
+                self._status, self._headers, data, more_body, flags)
+            self._framing = framing
+            self._keep_alive = keep_alive
+            self.bytes_sent = len(data)
+            if framing == _FRAMING_LENGTH:
+                self._remaining = content_length - len(data)
+                if self._remaining < 0:
+                    self._fail_too_long()
+            elif framing == _FRAMING_CHUNKED and not more_body and not self._trailers:
+                out += _LAST_CHUNK
+        else:
+            self.bytes_sent += len(data)
+            framing = self._framing
+            if framing == _FRAMING_CHUNKED:
+                out = driver.serializer.frame_chunk(data)
+                if not more_body and not self._trailers:
+                    out += _LAST_CHUNK
+            elif framing == _FRAMING_LENGTH:
+                self._remaining -= len(data)
+                if self._remaining < 0:
+                    self._fail_too_long()
+                out = data
+            elif framing == _FRAMING_NONE:
+                out = b""
+            else:
+                out = data
+        if more_body or self._trailers:
+            if out:
+                driver.write(out)
+            return driver.write_paused
+        if self._framing == _FRAMING_LENGTH and self._remaining:
+            # Shorter than its Content-Length: the client must see a truncated message.
+            logger.warning("response to %s %s ended %d bytes short of its Content-Length",
+                           self.method, self.path.decode("ascii", "replace"), self._remaining)
+            driver.write(out, close=True)
+            self._finish(closed=True)
+            return False
+        self._finish_with(out)
+        return False
+
+    def _fail_too_long(self) -> None:
+        self.abort()
+        raise RuntimeError("response body longer than its Content-Length")
+
+    def send_trailers(self, trailers: Headers) -> None:
+        if self._framing == _FRAMING_CHUNKED:
+            self._finish_with(self.driver.serializer.last_chunk(trailers))
+        else:  # HTTP/1.0 or a body-less response: trailers cannot be sent
+            self._finish_with(b"")
+
+    def _finish_with(self, out: bytes) -> None:
+        close = not self._keep_alive or self.driver.closing
+        self.driver.write(out, close=close)
+        self._finish(closed=close)
+
+    def _finish(self, closed: bool) -> None:
+        self.complete = True
+        waiter = self._disconnect_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        self.driver.response_complete(self, closed)
+
+    async def drain(self) -> None:
+        await self.driver.drain()
+
+    def abort(self) -> None:
+        if not self.complete:
+            self.complete = True
+            self.driver.abort()
+
+    def respond_error(self, status: int) -> None:
+        self._keep_alive = False
+        self._head_sent = True
+        self.status = status
+        self._finish_with(self.driver.serializer.serialize_error(status))
+
+    def request_flags(self) -> int:
+        s = self.driver.serializer
+        flags = 0
+        if self.method == "HEAD":
+            flags |= s.FLAG_HEAD
+        if self.http_version == "1.0":
+            flags |= s.FLAG_HTTP10
+        if self._keep_alive and not self.driver.closing:
+            flags |= s.FLAG_KEEP_ALIVE
+        if self._trailers:
+            flags |= s.FLAG_TRAILERS
+        return flags
+
+
+class Http1Driver(HttpDriver):
+    """HTTP/1.1 for one connection; see the module docstring."""
+
+    __slots__ = (
+        "state", "loop", "config", "parser", "serializer", "client", "on_message",
+        "write", "connection", "queue", "receiving", "closing", "write_paused",
+        "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer",
+        "_pending_error", "_drain_budget", "_request_type", "_end_type", "_upgrading",
+    )
+
+    def __init__(self, state: ServerState, impl: ModuleType | None = None) -> None:
+        self.state = state
+        self.loop = state.loop
+        self.config = config = state.config
+        impl = impl or http1
+        self._request_type = impl.parser.Request
+        self._end_type = impl.parser.EndOfMessage
+        self._upgrading: Http1Stream | None = None
+        self.parser = impl.parser.RequestParser(
+            max_request_line_size=config.limit_request_line,
+            max_header_count=config.limit_request_fields,
+            max_header_size=config.limit_request_field_size,
+            max_body_size=config.limit_request_body,
+        )
+        self.serializer = impl.serializer
+        self.queue: deque[Http1Stream] = deque()  # head: the stream being answered
+        self.receiving: Http1Stream | None = None  # whose body the parser is reading
+        self.closing = False  # no new request will be answered
+        self.write_paused = False
+        self._drain_waiters: list[asyncio.Future[None]] = []
+        self._reading_paused_for = 0  # bit mask of reasons reading is paused
+        self._deadline = INFINITY
+        self._wait = WAIT_HEAD
+        self._timer: asyncio.TimerHandle | None = None
+        self._pending_error: Any = None
+        self._drain_budget = DRAIN_LIMIT
+
+    # HttpDriver.
+    def setup(self, client: Client, on_message: OnMessage, write: Write,
+              connection: Connection) -> None:
+        self.client = client
+        self.on_message = on_message
+        self.write = write
+        self.connection = connection
+        self._set_deadline(WAIT_HEAD, self.config.timeout_request_header)
+
+    @property
+    def pending_request_count(self) -> int:
+        return 1 if self.receiving is not None else 0
+
+    def data_received(self, data: bytes) -> None:
+        if self.closing and not self.queue:
+            return
+        self._process(self.parser.feed(data))
+        self._after_input()
+
+    def _process(self, events: list[Any]) -> None:
+        request_type = self._request_type
+        for event in events:
+            kind = type(event)
+            if kind is bytes:
+                self.receiving.feed_body(event)  # type: ignore[union-attr]
+            elif kind is request_type:
+                self._request_received(event)
+            elif kind is self._end_type:
+                self._end_of_message()
+            else:
+                self._parse_error(event)
+                return
+
+    def _request_received(self, request: Any) -> None:
+        stream = Http1Stream(self, request)
+        self.client.pending_request_count += 1
+        self.client.pending_response_count += 1
+        self.receiving = stream
+        queue = self.queue
+        queue.append(stream)
+        if request.upgrade is not None and self._accepts_upgrade(stream):
+            self._upgrading = stream  # switched once its (empty) body has ended
+        elif len(queue) == 1:
+            self.on_message(stream)
+        elif len(queue) > PIPELINE_LIMIT:
+            self._pause_reading(_PAUSED_PIPELINE)
+
+    def _end_of_message(self) -> None:
+        stream = self.receiving
+        self.receiving = None
+        self.client.pending_request_count -= 1
+        if stream is None:
+            return
+        stream.end_body()
+        if stream.complete:  # finished draining a body the app did not read
+            self._drain_budget = DRAIN_LIMIT
+        if stream.request.upgrade is not None:
+            if stream is self._upgrading:
+                self._switch_to_h2c(stream)
+            else:  # declined: the parser stopped after this message; carry on
+                self.loop.call_soon(self._resume_parsing)
+
+    def _resume_parsing(self) -> None:
+        if not self.client.status:
+            self._process(self.parser.resume())
+            self._after_input()
+
+    def _after_input(self) -> None:
+        """Pick the deadline that applies now that the input is processed."""
+        if self.receiving is not None:
+            if not self._reading_paused_for:
+                self._set_deadline(WAIT_BODY, self.config.timeout_request_body)
+        elif not self.parser.is_idle:
+            if self._wait != WAIT_HEAD:  # dribbling bytes does not extend it
+                self._set_deadline(WAIT_HEAD, self.config.timeout_request_header)
+        elif self.queue:
+            self._deadline = INFINITY  # the app is working: its time, not ours
+        # else: idle between requests; the keep-alive deadline set by the last
+        # response stays (a stray empty line does not extend it).
+
+    def _parse_error(self, error: Any) -> None:
+        peer = self.client.remote_address
+        logger.info("%d %s from %s: %s", error.status_code, _reason(error.status_code),
+                    peer[0] if peer else "unix socket", error.reason)
+        self.closing = True
+        self._deadline = INFINITY
+        if self.receiving is not None and not self.receiving._body_complete:
+            # The body of the request in flight is cut short: its app sees a disconnect.
+            self.receiving.lose_connection()
+            self.receiving = None
+        owed = [s for s in self.queue if not s.complete and s is not self.queue[0]]
+        for stream in owed:  # parsed after a pending one: never to be answered now
+            self.queue.remove(stream)
+        if self.queue:
+            self._pending_error = error  # written after the response owed first
+        else:
+            self.write(self.serializer.serialize_error(error.status_code), close=True)
+
+    def response_complete(self, stream: Http1Stream, closed: bool) -> None:
+        client = self.client
+        client.pending_response_count -= 1
+        queue = self.queue
+        if queue and queue[0] is stream:
+            queue.popleft()
+        if closed:
+            self.closing = True
+            return
+        if self._pending_error is not None:
+            self.write(self.serializer.serialize_error(self._pending_error.status_code),
+                       close=True)
+            self.closing = True
+            return
+        if stream is self.receiving and not stream._body_complete:
+            # The app answered without reading the whole body: discard what remains
+            # if it is small, else close (RFC 9112 9.6).
+            request = stream.request
+            if stream._continue_owed or (
+                    request.framing == _FRAMING_LENGTH
+                    and request.content_length - stream._buffered > DRAIN_LIMIT):
+                self._close_now()
+                return
+            stream._chunks.clear()
+            self._drain_budget = DRAIN_LIMIT - stream._buffered
+            self.resume_body()
+        if self._reading_paused_for & _PAUSED_PIPELINE and len(queue) <= PIPELINE_LIMIT // 2:
+            self._resume_reading(_PAUSED_PIPELINE)
+        if queue:
+            self.on_message(queue[0])
+        elif self.receiving is None and self.parser.is_idle:
+            self._set_deadline(WAIT_IDLE, self.config.timeout_keep_alive)
+
+    def drained(self, size: int) -> None:
+        """Body bytes of a finished request arrived and were discarded."""
+        self._drain_budget -= size
+        if self._drain_budget < 0:
+            self._close_now()
+
+
+    # Reading backpressure.
+    def pause_body(self) -> None:
+        self._pause_reading(_PAUSED_BODY)
+
+    def resume_body(self) -> None:
+        if self._reading_paused_for & _PAUSED_BODY:
+            self._resume_reading(_PAUSED_BODY)
+
+    def _pause_reading(self, reason: int) -> None:
+        if not self._reading_paused_for:
+            self.connection.pause_reading()
+            self._deadline = INFINITY  # our choice to wait, not the client's fault
+        self._reading_paused_for |= reason
+
+    def _resume_reading(self, reason: int) -> None:
+        self._reading_paused_for &= ~reason
+        if not self._reading_paused_for:
+            self.connection.resume_reading()
+            if self.receiving is not None:
+                self._set_deadline(WAIT_BODY, self.config.timeout_request_body)
+
+    # Writing backpressure.
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._wake_drainers()
+
+    async def drain(self) -> None:
+        if not self.write_paused:
+            return
+        if self.client.status:
+            raise ClientDisconnected("the client closed the connection")
+        waiter = self.loop.create_future()
+        self._drain_waiters.append(waiter)
+        await waiter
+        if self.client.status:
+            raise ClientDisconnected("the client closed the connection")
+
+    def _wake_drainers(self) -> None:
+        waiters, self._drain_waiters = self._drain_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # Deadlines.
+    def _set_deadline(self, wait: int, timeout: float) -> None:
+        self._wait = wait
+        deadline = self._deadline = self.loop.time() + timeout
+        if self._timer is None:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if deadline == INFINITY or self.client.status:
+            return
+        if self.loop.time() < deadline:
+            self._timer = self.loop.call_at(deadline, self._on_timer)
+            return
+        self._timed_out()
+
+    def _timed_out(self) -> None:
+        wait = self._wait
+        peer = self.client.remote_address
+        if wait == WAIT_IDLE:
+            logger.debug("closing idle keep-alive connection from %s", peer)
+            self._close_now()
+        elif wait == WAIT_HEAD:
+            if self.parser.is_idle and not self.parser.bytes_consumed:
+                logger.debug("no request from %s in time; closing", peer)
+                self._close_now()
+            else:
+                logger.info("408 request head from %s not complete in time", peer)
+                self._answer_and_close(408)
+        else:
+            logger.info("408 request body from %s stalled", peer)
+            stream = self.receiving
+            if stream is not None:
+                stream.lose_connection()
+                self.receiving = None
+            if self.queue and self.queue[0]._head_sent:
+                self._close_now()
+            else:
+                self._answer_and_close(408)
+
+    def _answer_and_close(self, status: int) -> None:
+        self.closing = True
+        self.write(self.serializer.serialize_error(status), close=True)
+
+    # Ending.
+    def stop(self) -> None:
+        """Graceful shutdown: answer the request in progress (with Connection: close)."""
+        self.closing = True
+        if not self.queue:
+            self._close_now()
+        else:
+            for stream in list(self.queue)[1:]:  # read but not started: dropped
+                self.queue.remove(stream)
+
+    def abort(self) -> None:
+        self.closing = True
+        self.connection.abort()
+
+    def _close_now(self) -> None:
+        self.closing = True
+        self.connection.close()
+
+    def eof_received(self) -> bool:
+        """The client half-closed: finish what is owed (not on TLS), then close."""
+        if self.receiving is not None and not self.receiving._body_complete:
+            self.receiving.lose_connection()
+            self.receiving = None
+        self.closing = True
+        return bool(self.queue) and not self.client.is_encrypted
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.closing = True
+        self._deadline = INFINITY
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for stream in self.queue:
+            stream.lose_connection()
+        if self.receiving is not None:
+            self.receiving.lose_connection()
+        self._wake_drainers()
+
+    # Protocol switch: HTTP/2 over cleartext by Upgrade (RFC 7540 3.2; RFC 9113 3.1
+    # deprecates it but clients such as curl --http2 still use it).
+    def _accepts_upgrade(self, stream: Http1Stream) -> bool:
+        request = stream.request
+        return (request.upgrade == b"h2c" and self.config.http != "1"
+                and not self.client.is_encrypted and len(self.queue) == 1
+                and request.framing == _FRAMING_NONE
+                and sum(1 for name, _ in request.headers if name == b"http2-settings") == 1)
+
+    def _switch_to_h2c(self, stream: Http1Stream) -> None:
+        from fasthttpd.http2 import Http2Driver
+
+        settings = next(value for name, value in stream.request.headers
+                        if name == b"http2-settings")
+        rest = self.parser.take_unparsed()
+        self.queue.clear()
+        self.client.pending_response_count -= 1
+        self.closing = True
+        self._deadline = INFINITY
+        self.write(_SWITCHING_TO_H2C)
+        h2_driver = Http2Driver(self.state)
+        self.connection.switch_driver(h2_driver, b"")
+        h2_driver.accept_h2c_upgrade(settings, stream)
+        if rest:
+            h2_driver.data_received(rest)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+_PAUSED_BODY = 1
+_PAUSED_PIPELINE = 2
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+_FRAMING_NONE = 0
+_FRAMING_LENGTH = 1
+_FRAMING_CHUNKED = 2
+_SWITCHING_TO_H2C = b"HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n"

@@ -1,0 +1,419 @@
+"""Http1Driver and the ASGI cycle on an in-memory transport, for both implementations."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import types
+
+import pytest
+
+from tests.unit.memory_transport import Harness, parse_responses
+
+IMPLEMENTATIONS = {
+    "compiled": ("fasthttpd._parser", "fasthttpd._serializer"),
+    "python": ("fasthttpd.http1.fallback_parser", "fasthttpd.http1.fallback_serializer"),
+}
+
+
+@pytest.fixture(params=list(IMPLEMENTATIONS))
+def impl(request: pytest.FixtureRequest) -> types.SimpleNamespace:
+    parser_name, serializer_name = IMPLEMENTATIONS[request.param]
+    return types.SimpleNamespace(parser=importlib.import_module(parser_name),
+                                 serializer=importlib.import_module(serializer_name))
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 10))
+
+
+async def hello_app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"Hello, world!"})
+
+
+async def echo_app(scope, receive, send):
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_simple_get_is_one_write_with_content_length(impl):
+    async def main():
+        h = Harness(hello_app, impl)
+        h.send(GET)
+        await h.settle()
+        out = h.transport.take()
+        assert out.startswith(b"HTTP/1.1 200 OK\r\n")
+        [response] = parse_responses(out)
+        assert response.body == b"Hello, world!"
+        assert response.headers[b"content-length"] == b"13"
+        assert b"date" in response.headers
+        assert not h.transport.closed
+    run(main())
+
+
+def test_pipelined_requests_are_answered_in_order(impl):
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["path"])
+        await asyncio.sleep(0.01 if scope["path"] == "/a" else 0)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(b"".join(b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n" % p for p in (b"a", b"b", b"c")))
+        await asyncio.sleep(0.05)
+        await h.settle()
+        responses = h.responses()
+        assert [r.body for r in responses] == [b"/a", b"/b", b"/c"]
+        assert seen == ["/a", "/b", "/c"]
+    run(main())
+
+
+def test_request_body_content_length_and_chunked(impl):
+    async def main():
+        h = Harness(echo_app, impl)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhel")
+        await h.settle()
+        h.send(b"lo")
+        await h.settle()
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+        await h.settle()
+        assert [r.body for r in h.responses(method=b"POST")] == [b"hello", b"abcde"]
+    run(main())
+
+
+def test_expect_continue_sent_when_app_reads(impl):
+    async def main():
+        h = Harness(echo_app, impl)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        await h.settle()
+        assert h.transport.take() == b"HTTP/1.1 100 Continue\r\n\r\n"
+        h.send(b"abc")
+        await h.settle()
+        [response] = h.responses()
+        assert response.body == b"abc"
+    run(main())
+
+
+def test_expect_continue_not_sent_when_app_answers_first(impl):
+    async def main():
+        h = Harness(hello_app, impl)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n")
+        await h.settle()
+        out = h.transport.take()
+        assert b"100 Continue" not in out
+        assert out.startswith(b"HTTP/1.1 200 OK")
+        assert h.transport.closed  # the unread body might still come: the connection closes
+    run(main())
+
+
+def test_head_has_no_body(impl):
+    async def main():
+        h = Harness(hello_app, impl)
+        h.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await h.settle()
+        out = h.transport.take()
+        assert out.endswith(b"\r\n\r\n") and b"Hello" not in out
+    run(main())
+
+
+def test_http10_and_connection_close_close_after_response(impl):
+    async def main():
+        for request in (b"GET / HTTP/1.0\r\n\r\n",
+                        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):
+            h = Harness(hello_app, impl)
+            h.send(request)
+            await h.settle()
+            out = h.transport.take()
+            assert b"connection: close" in out.lower()
+            assert out.endswith(b"Hello, world!")
+            assert h.transport.closed
+    run(main())
+
+
+def test_parse_error_answers_after_pending_response_then_closes(impl):
+    async def main():
+        h = Harness(hello_app, impl)
+        h.send(GET + b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n")
+        await h.settle()
+        out = h.transport.take()
+        assert out.startswith(b"HTTP/1.1 200 OK")
+        assert b"HTTP/1.1 400 Bad Request\r\n" in out
+        assert out.index(b"200 OK") < out.index(b"400 Bad Request")
+        assert h.transport.closed
+    run(main())
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n", 431),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
+    (b"GET / HTTP/1.1\r\n\r\n", 400),
+])
+def test_framing_errors_get_their_status_and_close(impl, request_bytes, status):
+    async def main():
+        h = Harness(hello_app, impl)
+        h.send(request_bytes)
+        await h.settle()
+        out = h.transport.take()
+        assert out.startswith(b"HTTP/1.1 %d " % status)
+        assert b"connection: close" in out.lower()
+        assert h.transport.closed
+    run(main())
+
+
+def test_body_over_limit_is_413(impl):
+    async def main():
+        h = Harness(echo_app, impl, limit_request_body=10)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n")
+        await h.settle()
+        assert h.transport.take().startswith(b"HTTP/1.1 413 ")
+        assert h.transport.closed
+    run(main())
+
+
+def test_app_error_before_start_gives_500_and_close(impl):
+    async def app(scope, receive, send):
+        raise ValueError("boom")
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(GET)
+        await h.settle()
+        [response] = h.responses()
+        assert response.status == 500
+        assert h.transport.closed
+    run(main())
+
+
+def test_app_error_after_start_aborts_without_last_chunk(impl):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"part", "more_body": True})
+        raise ValueError("boom")
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(GET)
+        await h.settle()
+        out = h.transport.take()
+        assert b"transfer-encoding: chunked" in out.lower()
+        assert not out.endswith(b"0\r\n\r\n")
+        assert h.transport.aborted
+    run(main())
+
+
+def test_app_returning_without_response_gives_500(impl):
+    async def app(scope, receive, send):
+        return None
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(GET)
+        await h.settle()
+        assert h.responses()[0].status == 500
+    run(main())
+
+
+def test_body_shorter_than_content_length_closes(impl):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", b"10")]})
+        await send({"type": "http.response.body", "body": b"short"})
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(GET + GET)
+        await h.settle()
+        out = h.transport.take()
+        assert out.count(b"HTTP/1.1 200") == 1
+        assert h.transport.closed
+    run(main())
+
+
+def test_trailers_and_early_hints(impl):
+    async def app(scope, receive, send):
+        assert "http.response.trailers" in scope["extensions"]
+        await send({"type": "http.response.early_hint", "links": [b"</a.css>; rel=preload"]})
+        await send({"type": "http.response.start", "status": 200, "trailers": True,
+                    "headers": []})
+        await send({"type": "http.response.body", "body": b"abc"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-sum", b"1")]})
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(GET)
+        await h.settle()
+        [response] = h.responses()
+        assert response.informational == [103]
+        assert response.body == b"abc"
+        assert response.trailers == {b"x-sum": b"1"}
+    run(main())
+
+
+def test_unread_small_body_is_drained_and_connection_reused(impl):
+    async def main():
+        h = Harness(hello_app, impl)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+        await h.settle()
+        h.send(b"56789" + GET)
+        await h.settle()
+        assert [r.status for r in h.responses()] == [200, 200]
+        assert not h.transport.closed
+    run(main())
+
+
+def test_unread_large_body_closes_connection(impl):
+    async def main():
+        h = Harness(hello_app, impl)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\nabc")
+        await h.settle()
+        assert h.responses()[0].status == 200
+        assert h.transport.closed
+    run(main())
+
+
+def test_reading_pauses_while_app_does_not_read_body(impl):
+    release = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await release.wait()
+        await echo_app(scope, receive, send)
+
+    async def main():
+        h = Harness(app, impl)
+        total = 2 * 1024 * 1024
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % total)
+        sent = 0
+        while sent < total and not h.transport.reading_paused:
+            h.send(b"x" * 65536)
+            sent += 65536
+        assert h.transport.reading_paused
+        assert sent < total  # stopped well before the whole body was buffered
+        release.set()
+        while sent < total:
+            await h.settle()
+            if not h.transport.reading_paused:
+                h.send(b"x" * 65536)
+                sent += 65536
+        await h.settle(50)
+        [response] = h.responses()
+        assert len(response.body) == total
+    run(main())
+
+
+def test_send_waits_while_transport_is_paused(impl):
+    progress = []
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(3):
+            await send({"type": "http.response.body", "body": b"x", "more_body": True})
+            progress.append(i)
+        await send({"type": "http.response.body", "body": b""})
+
+    async def main():
+        h = Harness(app, impl)
+        h.connection.pause_writing()
+        h.send(GET)
+        await h.settle()
+        assert progress == []  # first send() is waiting for the buffer to drain
+        h.connection.resume_writing()
+        await h.settle()
+        assert progress == [0, 1, 2]
+    run(main())
+
+
+def test_disconnect_is_delivered_and_send_after_it_raises_oserror(impl):
+    outcome = {}
+
+    async def app(scope, receive, send):
+        assert (await receive())["type"] == "http.request"
+        outcome["message"] = (await receive())["type"]
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+        except OSError as exc:
+            outcome["error"] = exc
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(GET)
+        await h.settle()
+        h.transport.client_gone()
+        await h.settle()
+        assert outcome["message"] == "http.disconnect"
+        assert isinstance(outcome["error"], OSError)
+    run(main())
+
+
+def test_limit_concurrency_answers_503(impl):
+    release = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await release.wait()
+        await hello_app(scope, receive, send)
+
+    async def main():
+        first = Harness(app, impl, limit_concurrency=1)
+        first.send(GET)
+        await first.settle()
+        second = Harness(app, impl, limit_concurrency=1)
+        second.state = first.state  # same server
+        second.handler.state = first.state
+        second.send(GET)
+        await second.settle()
+        assert second.responses()[0].status == 503
+        release.set()
+        await first.settle()
+        assert first.responses()[0].status == 200
+    run(main())
+
+
+def test_keep_alive_timeout_closes_idle_connection(impl):
+    async def main():
+        h = Harness(hello_app, impl, timeout_keep_alive=0.05)
+        h.send(GET)
+        await h.settle()
+        assert not h.transport.closed
+        await asyncio.sleep(0.15)
+        assert h.transport.closed
+    run(main())
+
+
+def test_request_head_deadline_is_not_extended_by_dribbling(impl):
+    async def main():
+        h = Harness(hello_app, impl, timeout_request_header=0.2)
+        for byte in b"GET / HTTP/1.1\r\nHost: x\r\n":
+            h.send(bytes([byte]))
+            await asyncio.sleep(0.01)
+            if h.transport.closed:
+                break
+        await asyncio.sleep(0.25)
+        assert h.transport.take().startswith(b"HTTP/1.1 408 ")
+        assert h.transport.closed
+    run(main())
+
+
+def test_body_gap_deadline(impl):
+    async def main():
+        h = Harness(echo_app, impl, timeout_request_body=0.1)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        await asyncio.sleep(0.3)
+        assert h.transport.take().startswith(b"HTTP/1.1 408 ")
+        assert h.transport.closed
+    run(main())
