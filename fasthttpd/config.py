@@ -9,6 +9,7 @@ the default below. A field's help text says why its default is what it is.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 import sys
@@ -126,6 +127,33 @@ class Config:
     h2_max_concurrent_streams: int = setting(100, "SETTINGS_MAX_CONCURRENT_STREAMS advertised "
                                              "and enforced (RFC 9113 recommends at least 100).",
                                              group="http2")
+    h2_initial_window_size: int = setting(262144, "Per-stream receive window in bytes "
+                                          "(SETTINGS_INITIAL_WINDOW_SIZE): the most request-body "
+                                          "bytes buffered per stream before the app reads them.",
+                                          group="http2")
+    h2_connection_window_size: int = setting(1048576, "Connection receive window in bytes: the "
+                                             "most request-body bytes buffered per connection, "
+                                             "all streams together.", group="http2")
+    h2_max_header_list_size: int = setting(65536, "SETTINGS_MAX_HEADER_LIST_SIZE: largest decoded "
+                                           "request header list in bytes; beyond it the "
+                                           "connection ends (HPACK bomb guard).", group="http2")
+    h2_max_resets_per_second: int = setting(200, "Streams reset per second on one connection, by "
+                                            "the client or by the server because the client "
+                                            "erred, before GOAWAY ENHANCE_YOUR_CALM (rapid reset "
+                                            "CVE-2023-44487, MadeYouReset CVE-2025-8671).",
+                                            group="http2")
+    h2_max_control_frames_per_second: int = setting(1000, "PING, SETTINGS, PRIORITY, empty DATA, "
+                                                    "needless WINDOW_UPDATE and unknown frames "
+                                                    "per second on one connection before GOAWAY "
+                                                    "ENHANCE_YOUR_CALM (flood guard).",
+                                                    group="http2")
+    h2_max_queued_control_frames: int = setting(10000, "PING and SETTINGS acknowledgements queued "
+                                                "while the client does not read before the "
+                                                "connection is closed (Go's limit).",
+                                                group="http2")
+    h2_send_timeout: float = setting(30.0, "Seconds a response may wait for flow-control window, "
+                                     "or for the client to read, before its stream is reset "
+                                     "(zero-window stall guard).", group="http2")
 
     # Worker processes.
     workers: int = setting(1, "Worker processes; 1 serves in this process.", group="workers")
@@ -168,7 +196,9 @@ def fields_of(config_cls: type = Config) -> list[dataclasses.Field[Any]]:
     return list(dataclasses.fields(config_cls))
 
 
+@functools.cache
 def field_types() -> dict[str, Any]:
+    # Cached: resolving the string annotations is slow and Config never changes.
     return get_type_hints(Config)
 
 
