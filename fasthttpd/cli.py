@@ -93,7 +93,6 @@ def config_from_command_line(argv: list[str] | None) -> Config:
 def run_single_process(config: Config) -> int:
     from fasthttpd.importer import AppLoadError, load_app
     from fasthttpd.log import configure_logging
-    from fasthttpd.server import Server
     from fasthttpd.sockets import BindError, bind_sockets
 
     configure_logging(config)
@@ -102,6 +101,10 @@ def run_single_process(config: Config) -> int:
         sockets = bind_sockets(config)
     except (AppLoadError, BindError) as exc:
         fail(str(exc), RUNTIME_ERROR)
+    # Imported once the app loaded: the user's mistakes are reported before the
+    # server's own (heavier) imports run.
+    from fasthttpd.server import Server
+
     return Server(config, app).run(sockets)
 
 
