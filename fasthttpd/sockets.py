@@ -73,7 +73,7 @@ def bind_tcp(host: str, port: int, backlog: int, reuse_port: bool) -> list[socke
     if reuse_port and not hasattr(socket, "SO_REUSEPORT"):
         raise BindError("--reuse-port: SO_REUSEPORT is not available on this platform")
     literal = strip_brackets(host)
-    addresses = literal_address(literal)
+    addresses = literal_address(literal, port)
     # Only the literal "::" asks for dual-stack; resolved names bind each family apart.
     dual_stack = literal == "::"
     if addresses is None:
@@ -99,15 +99,15 @@ def strip_brackets(host: str) -> str:
     return host
 
 
-def literal_address(host: str) -> list[tuple[socket.AddressFamily, tuple]] | None:
+def literal_address(host: str, port: int) -> list[tuple[socket.AddressFamily, tuple]] | None:
     """The address of an IP literal, or None when `host` is a name to resolve."""
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
         return None
     if ip.version == 6:
-        return [(socket.AF_INET6, (host, 0, 0, 0))]
-    return [(socket.AF_INET, (host, 0))]
+        return [(socket.AF_INET6, (host, port, 0, 0))]
+    return [(socket.AF_INET, (host, port))]
 
 
 def resolve(host: str, port: int) -> list[tuple[socket.AddressFamily, tuple]]:
