@@ -1,0 +1,85 @@
+# Layouts of the compiled HTTP/1.1 request parser's classes (see _parser.pyx).
+
+
+cdef class Request:
+    cdef readonly bytes method
+    cdef readonly bytes target
+    cdef readonly bytes path
+    cdef readonly bytes query
+    cdef readonly str http_version
+    cdef readonly list headers
+    cdef readonly bint keep_alive
+    cdef readonly int framing
+    cdef readonly long long content_length
+    cdef readonly bint expect_continue
+    cdef readonly object upgrade
+    cdef readonly bytes host
+
+
+cdef class EndOfMessage:
+    cdef readonly list trailers
+
+
+cdef class RequestParser:
+    # Limits (from the constructor).
+    cdef Py_ssize_t max_request_line_size
+    cdef Py_ssize_t max_header_count
+    cdef Py_ssize_t max_header_size
+    cdef Py_ssize_t max_chunk_extension_size
+    cdef long long max_body_size
+    cdef Py_ssize_t longest_line  # the largest of the line limits
+
+    cdef int state
+    cdef list events  # the list being filled by the current feed()/resume()
+
+    # Unparsed bytes: one incomplete line, or everything after an upgrade.
+    cdef unsigned char* buf
+    cdef Py_ssize_t buf_len
+    cdef Py_ssize_t buf_capacity
+
+    cdef long long consumed  # bytes_consumed
+    cdef Py_ssize_t section_bytes  # complete lines of the head or trailers not yet emitted
+    cdef Py_ssize_t leading_bytes  # empty lines before the request line
+
+    # The message being parsed.
+    cdef Request request
+    cdef list trailers
+    cdef bint is_http11
+    cdef bint is_connect
+    cdef Py_ssize_t field_count
+    cdef int host_count
+    cdef int content_length_count
+    cdef long long content_length
+    cdef bint te_seen
+    cdef bint te_last_is_chunked
+    cdef int te_chunked_count
+    cdef int te_other_count
+    cdef bint conn_close
+    cdef bint conn_keep_alive
+    cdef bint conn_upgrade
+    cdef bint expect_continue
+    cdef object upgrade_value
+    cdef long long body_remaining
+    cdef long long body_total
+
+    cdef Py_ssize_t _run(self, const unsigned char* p, Py_ssize_t n, object owner) except -1
+    cdef Py_ssize_t _parse_head(self, const unsigned char* p, Py_ssize_t pos,
+                                Py_ssize_t n) except -1
+    cdef Py_ssize_t _parse_request_line(self, const unsigned char* p, Py_ssize_t pos,
+                                        Py_ssize_t n) except -2
+    cdef bint _start_request(self, const unsigned char* method, Py_ssize_t method_len,
+                             const unsigned char* target, Py_ssize_t target_len) except -1
+    cdef Py_ssize_t _parse_field_line(self, const unsigned char* p, Py_ssize_t pos,
+                                      Py_ssize_t n, list fields) except -2
+    cdef int _apply_header(self, int kind, const unsigned char* v, Py_ssize_t vlen,
+                           bytes value) except -1
+    cdef int _finish_head(self) except -1
+    cdef Py_ssize_t _parse_chunk_size(self, const unsigned char* p, Py_ssize_t pos,
+                                      Py_ssize_t n) except -2
+    cdef Py_ssize_t _parse_trailers(self, const unsigned char* p, Py_ssize_t pos,
+                                    Py_ssize_t n) except -1
+    cdef int _finish_message(self) except -1
+    cdef void _reset_message(self)
+    cdef int _fail(self, int status, str reason) except -1
+    cdef int _buf_append(self, const unsigned char* p, Py_ssize_t n) except -1
+    cdef void _buf_drop(self, Py_ssize_t n)
