@@ -109,14 +109,19 @@ def run_single_process(config: Config) -> int:
 
 
 def run_supervised(config: Config) -> int:
-    from fasthttpd.importer import AppLoadError
+    from fasthttpd.importer import AppLoadError, check_app_path
+    from fasthttpd.log import configure_logging
     from fasthttpd.sockets import BindError
 
+    configure_logging(config)
     try:
         from fasthttpd.workers import run_supervised as supervise
     except ImportError as exc:
         fail(f"--workers/--reload are not available: {exc}", RUNTIME_ERROR)
     try:
+        # Workers import the app themselves; a misspelt path is caught here, once,
+        # instead of as a crash loop of workers.
+        check_app_path(config)
         return supervise(config)
     except (AppLoadError, BindError) as exc:
         fail(str(exc), RUNTIME_ERROR)

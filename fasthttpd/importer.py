@@ -18,6 +18,7 @@ application call.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import logging
 import os
@@ -49,6 +50,25 @@ def load_app(config: Config) -> Any:
         target = call_factory(target, config.app)
     check_asgi3(target, config.app, config.factory)
     return target
+
+
+def check_app_path(config: Config) -> None:
+    """Catch the common typos without running any of the app's code.
+
+    Used where the app is imported elsewhere (worker processes): checks the
+    "module:attribute" shape and that the top-level package can be found.
+    """
+    module_name, _ = split_app_path(config.app)
+    put_app_dir_first(config.app_dir)
+    top_level = module_name.split(".", 1)[0]
+    try:
+        spec = importlib.util.find_spec(top_level)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        raise AppLoadError(
+            f"module {top_level!r} not found (searched sys.path, which starts with the app "
+            f"directory {sys.path[0]!r})")
 
 
 def split_app_path(app_path: str) -> tuple[str, str]:

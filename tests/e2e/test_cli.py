@@ -27,7 +27,8 @@ from fasthttpd.sockets import BindError, bind_sockets, describe
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
-LISTENING = re.compile(r"listening on (\S+)")
+# The single-process startup line says "listening on URL", the worker master "serving URL".
+LISTENING = re.compile(r"(?:listening on|serving) (\S+)")
 
 
 def ipv6_works() -> bool:
@@ -407,3 +408,21 @@ def test_bad_environment_value_is_one_line_and_exit_code_2(tmp_path):
     assert command.wait_exit() == 2
     assert command.stderr == (
         "fasthttpd: error: FASTHTTPD_TIMEOUT_KEEP_ALIVE: expected a number, got 'forever'\n")
+
+
+def test_wrong_app_path_with_workers_is_one_line_not_a_crash_loop(tmp_path):
+    command = Command(tmp_path, ["no_such_module_xyz:app", "--workers", "2", "--port", "0"])
+    assert command.wait_exit() == 1
+    assert command.stderr.startswith("fasthttpd: error: module 'no_such_module_xyz' not found")
+    assert command.stderr.count("\n") == 1
+
+
+def test_workers_option_hands_over_to_the_worker_pool(tmp_path):
+    command = Command(tmp_path, ["--workers", "2", "--port", "0", "--no-access-log"])
+    try:
+        url = command.wait_listening()
+        assert httpx.get(url + "/hello", timeout=5.0).text == "Hello, world!"
+    finally:
+        exit_code = command.stop()
+    assert exit_code == 0
+    assert "worker" in command.stderr

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 
 from fasthttpd.config import Config
-from fasthttpd.importer import AppLoadError, load_app
+from fasthttpd.importer import AppLoadError, check_app_path, load_app
 
 _unique = itertools.count()
 
@@ -218,3 +218,19 @@ def test_factory_returning_something_else(app_dir):
     assert error_of(f"{name}:make", app_dir, factory=True) == (
         f"the factory '{name}:make' returned str is not callable, so it is not an ASGI "
         "application")
+
+
+def test_check_app_path_accepts_an_importable_path_without_importing_it(app_dir):
+    name = write_module(app_dir, "raise RuntimeError('must not run')\n")
+    check_app_path(dataclasses.replace(Config(), app=f"{name}:app", app_dir=str(app_dir)))
+    assert name not in sys.modules
+
+
+@pytest.mark.parametrize("app, message", [
+    ("no_such_module_xyz.web:app", "module 'no_such_module_xyz' not found"),
+    ("main", 'APP must be "module:attribute"'),
+])
+def test_check_app_path_catches_typos(app_dir, app, message):
+    with pytest.raises(AppLoadError) as info:
+        check_app_path(dataclasses.replace(Config(), app=app, app_dir=str(app_dir)))
+    assert str(info.value).startswith(message)
