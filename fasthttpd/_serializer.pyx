@@ -72,7 +72,8 @@ cdef enum:
 
 cdef enum:
     STACK_BUFFER_SIZE = 2048
-    DATE_LINE_SIZE = 37  # "date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+    IMF_FIXDATE_SIZE = 29  # "Sun, 06 Nov 1994 08:49:37 GMT"
+    DATE_LINE_SIZE = 37  # "date: " IMF-fixdate CRLF
     MAX_CONTENT_LENGTH_DIGITS = 18  # fits in a signed 64-bit integer
 
 
@@ -318,7 +319,9 @@ cdef int append_header_line(Buffer* buf, const char* name, Py_ssize_t name_size,
 # ---------------------------------------------------------------------------------
 # Date and Server
 
-cdef char DATE_LINE[64]
+cdef char DATE_LINE[DATE_LINE_SIZE]
+memcpy(DATE_LINE, b"date: ", 6)
+memcpy(DATE_LINE + 6 + IMF_FIXDATE_SIZE, b"\r\n", 2)
 cdef time_t date_second = -1
 cdef bint send_date = True
 cdef bytes server_line = b"server: fasthttpd\r\n"
@@ -329,8 +332,8 @@ cdef inline void put_2_digits(char* out, int value):
     out[1] = <char>(CH_ZERO + value % 10)
 
 
-cdef void format_date_line(time_t seconds):
-    """DATE_LINE = "date: " IMF-fixdate CRLF (RFC 9110 5.6.7), from Unix seconds.
+cdef void format_imf_fixdate(char* out, time_t seconds):
+    """Writes the 29 bytes of "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7).
 
     The civil date comes from the day count with the days-from-civil inverse (proleptic
     Gregorian, eras of 400 years), so no locale or gmtime() is involved.
@@ -352,24 +355,31 @@ cdef void format_date_line(time_t seconds):
     cdef int month = <int>(month_index + 3 if month_index < 10 else month_index - 9)
     cdef long long year = year_of_era + era * 400 + (1 if month <= 2 else 0)
     cdef int weekday = <int>(days % 7)
-    cdef char* out = DATE_LINE
-    memcpy(out, b"date: ", 6)
-    memcpy(out + 6, weekdays + 3 * weekday, 3)
-    out[9] = CH_COMMA
-    out[10] = CH_SP
-    put_2_digits(out + 11, day)
-    out[13] = CH_SP
-    memcpy(out + 14, months + 3 * (month - 1), 3)
-    out[17] = CH_SP
-    put_2_digits(out + 18, <int>(year // 100))
-    put_2_digits(out + 20, <int>(year % 100))
-    out[22] = CH_SP
-    put_2_digits(out + 23, <int>(second_of_day // 3600))
-    out[25] = CH_COLON
-    put_2_digits(out + 26, <int>(second_of_day // 60 % 60))
-    out[28] = CH_COLON
-    put_2_digits(out + 29, <int>(second_of_day % 60))
-    memcpy(out + 31, b" GMT\r\n", 6)
+    memcpy(out, weekdays + 3 * weekday, 3)
+    out[3] = CH_COMMA
+    out[4] = CH_SP
+    put_2_digits(out + 5, day)
+    out[7] = CH_SP
+    memcpy(out + 8, months + 3 * (month - 1), 3)
+    out[11] = CH_SP
+    put_2_digits(out + 12, <int>(year // 100))
+    put_2_digits(out + 14, <int>(year % 100))
+    out[16] = CH_SP
+    put_2_digits(out + 17, <int>(second_of_day // 3600))
+    out[19] = CH_COLON
+    put_2_digits(out + 20, <int>(second_of_day // 60 % 60))
+    out[22] = CH_COLON
+    put_2_digits(out + 23, <int>(second_of_day % 60))
+    memcpy(out + 25, b" GMT", 4)
+
+
+def _imf_fixdate(seconds):
+    """The IMF-fixdate of Unix `seconds` (0 up to year 9999), for the tests."""
+    cdef char out[IMF_FIXDATE_SIZE]
+    if not 0 <= seconds <= 253402300799:
+        raise ValueError(f"seconds out of range: {seconds!r}")
+    format_imf_fixdate(out, <time_t>seconds)
+    return PyBytes_FromStringAndSize(out, IMF_FIXDATE_SIZE)
 
 
 cdef inline int append_date_and_server(Buffer* buf) except -1:
@@ -378,7 +388,7 @@ cdef inline int append_date_and_server(Buffer* buf) except -1:
     if send_date:
         now = time(NULL)
         if now != date_second:
-            format_date_line(now)
+            format_imf_fixdate(DATE_LINE + 6, now)
             date_second = now
         buffer_append(buf, DATE_LINE, DATE_LINE_SIZE)
     buffer_append_bytes(buf, server_line)
