@@ -13,6 +13,7 @@ import functools
 import math
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_type_hints
 
@@ -259,12 +260,12 @@ def parse_value(name: str, raw: str) -> Any:
     raise ValueError(f"expected {TYPE_WORDS[kind]}, got {raw!r}")
 
 
-def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The settings given through FASTHTTPD_* variables."""
-    environ = os.environ if environ is None else environ
+    source: Mapping[str, str] = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for f in fields_of():
-        raw = environ.get(env_name(f.name))
+        raw = source.get(env_name(f.name))
         if raw is not None:
             try:
                 values[f.name] = parse_value(f.name, raw)

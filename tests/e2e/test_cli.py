@@ -400,7 +400,8 @@ def test_busy_port_is_one_line_and_exit_code_1(tmp_path):
 def test_bad_flag_value_is_one_line_and_exit_code_2(tmp_path):
     command = Command(tmp_path, ["--port", "eighty"])
     assert command.wait_exit() == 2
-    assert command.stderr == "fasthttpd: error: argument --port: expected an integer, got 'eighty'\n"
+    assert command.stderr == (
+        "fasthttpd: error: argument --port: expected an integer, got 'eighty'\n")
 
 
 def test_bad_environment_value_is_one_line_and_exit_code_2(tmp_path):

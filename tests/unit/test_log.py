@@ -145,3 +145,30 @@ def test_invalid_format_is_a_one_line_error(line_format, message):
     assert str(info.value).startswith(message)
     with pytest.raises(ValueError):
         AccessLog(config(access_log_format=line_format))
+
+
+def test_user_handlers_on_the_access_logger_receive_the_lines(capsys):
+    configure_logging(config())
+    records: list[logging.LogRecord] = []
+    collector = logging.Handler()
+    collector.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("fasthttpd.access").addHandler(collector)
+    AccessLog(config()).log(**REQUEST)
+    assert [record.getMessage() for record in records] == [
+        '127.0.0.1:50123 - "GET /items HTTP/1.1" 200 13 1.2ms']
+    assert capsys.readouterr().out.endswith('"GET /items HTTP/1.1" 200 13 1.2ms\n')
+
+
+def test_lines_written_directly_and_through_logging_look_the_same(capsys):
+    configure_logging(config())
+    AccessLog(config()).log(**REQUEST)
+    direct = capsys.readouterr().out
+    logging.getLogger("fasthttpd.access").addFilter(lambda record: True)  # forces logging
+    try:
+        AccessLog(config()).log(**REQUEST)
+    finally:
+        logging.getLogger("fasthttpd.access").filters.clear()
+    via_logging = capsys.readouterr().out
+    timestamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} "
+    assert re.sub(timestamp, "", direct) == re.sub(timestamp, "", via_logging) != ""
+    assert re.match(timestamp, direct) and re.match(timestamp, via_logging)
