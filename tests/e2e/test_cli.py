@@ -427,3 +427,16 @@ def test_workers_option_hands_over_to_the_worker_pool(tmp_path):
         exit_code = command.stop()
     assert exit_code == 0
     assert "worker" in command.stderr
+
+
+def test_demo_page_names_http2_when_the_client_speaks_it(tmp_path):
+    command = Command(tmp_path, ["--port", "0", "--no-access-log"])
+    try:
+        url = command.wait_listening()
+        # Cleartext HTTP/2 with prior knowledge (RFC 9113 3.3).
+        with httpx.Client(http1=False, http2=True, timeout=5.0) as client:
+            response = client.get(url + "/")
+        assert response.http_version == "HTTP/2"
+        assert "<strong>HTTP/2</strong>" in response.text
+    finally:
+        command.stop()
