@@ -389,30 +389,29 @@ class Http1Driver(HttpDriver):
                     peer[0] if peer else "unix socket", error.reason)
         self.closing = True
         self._deadline = INFINITY
-        if self.receiving is not None and not self.receiving._body_complete:
-            # The body of the request in flight is cut short: its app sees a disconnect.
-            self.receiving.lose_connection()
+        broken = self.receiving
+        if broken is not None:
+            # Its body is cut short: its app sees a disconnect, or never runs.
             self.receiving = None
-        owed = [s for s in self.queue if not s.complete and s is not self.queue[0]]
-        for stream in owed:  # parsed after a pending one: never to be answered now
-            self.queue.remove(stream)
-        if self.queue:
-            self._pending_error = error  # written after the response owed first
+            broken.lose_connection()
+            if broken is not self.queue[0]:
+                self._drop(broken)
+        if self.queue:  # responses owed to earlier requests go out first
+            self._pending_error = error
         else:
             self.write(self.serializer.serialize_error(error.status_code), close=True)
 
+    def _drop(self, stream: Http1Stream) -> None:
+        """Forget a request that was read but will never be answered."""
+        self.queue.remove(stream)
+        self.client.pending_response_count -= 1
+
     def response_complete(self, stream: Http1Stream, closed: bool) -> None:
-        client = self.client
-        client.pending_response_count -= 1
+        self.client.pending_response_count -= 1
         queue = self.queue
         if queue and queue[0] is stream:
             queue.popleft()
         if closed:
-            self.closing = True
-            return
-        if self._pending_error is not None:
-            self.write(self.serializer.serialize_error(self._pending_error.status_code),
-                       close=True)
             self.closing = True
             return
         if stream is self.receiving and not stream._body_complete:
@@ -431,6 +430,11 @@ class Http1Driver(HttpDriver):
             self._resume_reading(_PAUSED_PIPELINE)
         if queue:
             self.on_message(queue[0])
+        elif self._pending_error is not None:
+            self.write(self.serializer.serialize_error(self._pending_error.status_code),
+                       close=True)
+        elif self.closing:
+            self._close_now()
         elif self.receiving is None and self.parser.is_idle:
             self._set_deadline(WAIT_IDLE, self.config.timeout_keep_alive)
 
@@ -540,7 +544,7 @@ class Http1Driver(HttpDriver):
             self._close_now()
         else:
             for stream in list(self.queue)[1:]:  # read but not started: dropped
-                self.queue.remove(stream)
+                self._drop(stream)
 
     def abort(self) -> None:
         self.closing = True
