@@ -1,41 +1,46 @@
 """HTTP/1.1 request parser in pure Python: the fallback for `fasthttpd._parser`.
 
-Used when the compiled extension is not built or `FASTHTTPD_NO_EXTENSIONS=1`; it
-follows `fasthttpd/_parser.pyi` exactly and answers every framing error with the
-same status as the compiled parser.
+Used when the compiled extension is not built or `FASTHTTPD_NO_EXTENSIONS=1`. It
+follows `fasthttpd/_parser.pyi` exactly and gives every input the same events and
+the same error status as the compiled parser, whether the input arrives whole or
+split (tests/unit/test_parser_differential.py checks both).
 
 Theory of operation
 -------------------
 Received bytes are appended to one `bytearray`; bytes turned into events are
-deleted from its front, so the buffer always starts at the first unconsumed byte
-(deleting a bytearray's prefix is cheap in CPython). A small state machine
-(`_HEAD`, `_BODY`, `_CHUNK_SIZE`, `_CHUNK_DATA`, `_CHUNK_DATA_END`, `_TRAILERS`,
-then `_PAUSED` after an upgrade or `_DEAD` after an error) consumes it.
+deleted from its front (cheap for a bytearray), so index 0 is always the first
+byte not consumed yet. A state machine (`_HEAD`, `_BODY`, `_CHUNK_SIZE`,
+`_CHUNK_DATA`, `_CHUNK_CRLF`, `_TRAILERS`, then `_STOPPED` after an upgrade or
+`_DEAD` after an error) consumes it. The lines of a head (and of a trailer
+section) stay in the buffer until the empty line ends the section; `_line_start`
+is where the current line begins.
 
-The head and the trailers are read one line at a time. `_take_line` looks for the
-next LF from where the previous search stopped (`_search_from`), so bytes fed one
-at a time are never scanned twice. A line's checks run in a fixed order, which
-is the same whether the line arrives whole or split:
+Every line is scanned left to right as runs of one character class (a
+precompiled regular expression matched from a position), and judged at the byte
+that ends each run. That byte decides, as soon as it has arrived: the expected
+separator moves on to the next part of the line, anything else is the error for
+that position. A line is too long (414 for the request line, whose limit also
+counts the empty lines before it; 431 for a field line; 400 for a chunk-size line)
+when the byte after `limit` content bytes is there and is not the CR that ends
+the line. So the outcome for any prefix of the input is the same whole or split,
+and an error is reported at the first byte that makes it certain, exactly where
+the compiled parser's byte loop reports it.
 
-1. length (414 for the request line, counting the empty lines before it; 431 for
-   a field line; 400 for a chunk-size line), checked as soon as that many bytes are
-   buffered, without waiting for the line end;
-2. bare LF (RFC 9112 2.2), then the field count (431);
-3. the line's grammar, matched with precompiled regular expressions
-   (bare CR, NUL and other CTLs fail the character classes);
-4. per-line semantics: Content-Length syntax and repetition, Host repetition and
-   syntax (RFC 9112 3.2, 6.3).
+Request and field lines keep their scan position (`_phase`, `_scan`), so bytes
+fed one at a time are not scanned again. A chunk-size line (at most
+`max_chunk_extension_size` bytes) is rescanned from its start when it grows.
 
-When the empty line ends the head, the message-level rules run, in this order:
-Host missing (400), Transfer-Encoding rules that answer 400, then the codings we
-do not decode (501), then Content-Length above `max_body_size` (413).
+The rules a single header line can break (Content-Length syntax and repetition,
+Host repetition and syntax, Transfer-Encoding list syntax) are checked when that
+line completes; the empty line then runs the whole-head rules in this order:
+Host missing (400), Transfer-Encoding rules that answer 400, codings we do not
+decode (501), Content-Length above `max_body_size` (413).
 
-Why not httptools: llhttp rejects methods it does not know (we accept any token),
-rejects whitespace around ';' in chunk extensions (RFC 9112 7.1.1 allows BWS),
-accepts "gzip, chunked" without a way to tell us, and treats CONNECT as an
-upgrade. Feeding it rewritten bytes to hide those differences would be harder to
-follow than parsing the (small) grammar here, so the fallback parses everything
-itself; httptools remains the independent oracle of the differential tests.
+Why not llhttp (httptools): it rejects methods it does not know (we accept any
+token), rejects whitespace around ';' in chunk extensions (RFC 9112 7.1.1 allows
+BWS), accepts "gzip, chunked" silently and treats CONNECT as an upgrade. Bending
+its callbacks to these rules would take more code than the small grammar here,
+so httptools serves as the independent oracle of the differential tests instead.
 """
 
 from __future__ import annotations
@@ -51,50 +56,57 @@ DEFAULT_MAX_HEADER_COUNT = 100
 DEFAULT_MAX_HEADER_SIZE = 8190
 DEFAULT_MAX_CHUNK_EXTENSION_SIZE = 1024
 
-_MAX_INT63 = 2**63 - 1
-_CR = 13
-_SP_HTAB = b" \t"
+_MAX_SIZE = 2**63 - 1  # the largest Content-Length or chunk size accepted
+_HTAB, _LF, _CR, _SP = 9, 10, 13, 32
+_DQUOTE, _COLON, _SEMICOLON, _EQUALS, _BACKSLASH = 0x22, 0x3A, 0x3B, 0x3D, 0x5C
+_OWS = b" \t"
 
-# RFC 9110 5.6.2: tchar.
+# Character classes (RFC 9110 5.6.2 tchar, 5.5 field-value, 5.6.4 quoted-string).
 _TCHAR = rb"!#$%&'*+\-.^_`|~0-9A-Za-z"
+_TCHAR_RUN = re.compile(rb"[%s]*" % _TCHAR)
+_VCHAR_RUN = re.compile(rb"[\x21-\x7e]*")
+_FIELD_VALUE_RUN = re.compile(rb"[\x21-\x7e\x80-\xff \t]*")
+_OWS_RUN = re.compile(rb"[ \t]*")
+_HEX_RUN = re.compile(rb"[0-9A-Fa-f]*")
+_QDTEXT_RUN = re.compile(rb"[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]*")
+_QUOTED_PAIR_CHAR = re.compile(rb"[\t \x21-\x7e\x80-\xff]")
 _TOKEN = re.compile(rb"[%s]+" % _TCHAR)
-# RFC 9112 3.2: the request-target is VCHARs only.
-_TARGET = re.compile(rb"[\x21-\x7e]+")
-_VERSION = re.compile(rb"HTTP/([0-9])\.([0-9])")
-# RFC 9112 5: field-name ":" (no whitespace before the colon, 5.1).
-_FIELD_NAME_COLON = re.compile(rb"([%s]+):" % _TCHAR)
-# RFC 9110 5.5: VCHAR, obs-text, SP and HTAB; any other CTL (NUL, CR, LF, DEL) fails.
-_FIELD_VALUE = re.compile(rb"[\x21-\x7e\x80-\xff \t]*")
 _DIGITS = re.compile(rb"[0-9]+")
+_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
 
-# RFC 3986 3.2.2 as RFC 9112 3.2 uses it for Host: reg-name or IP-literal, then port.
+# RFC 3986 3.2.2 as RFC 9112 3.2 uses it: uri-host = IP-literal / reg-name. The
+# IP-literal holds IPv6address characters or an IPvFuture.
+_IP_LITERAL = (rb"\[(?:[0-9A-Fa-f:.]+"
+               rb"|[vV][0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+)\]")
 _REG_NAME_CHAR = rb"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})"
-_IP_LITERAL = rb"\[[0-9A-Za-z:.]+\]"
 _HOST_VALUE = re.compile(rb"(?:%s|%s*)(?::[0-9]*)?" % (_IP_LITERAL, _REG_NAME_CHAR))
 # RFC 9110 4.2.1: an http(s) URI with an empty host is invalid.
-_AUTHORITY = re.compile(rb"(?:%s|%s+)(?::[0-9]*)?" % (_IP_LITERAL, _REG_NAME_CHAR))
-# RFC 9110 9.3.6: CONNECT names host and port; the port is never elided.
+_ABSOLUTE_AUTHORITY = re.compile(rb"(?:%s|%s+)(?::[0-9]*)?" % (_IP_LITERAL, _REG_NAME_CHAR))
+# RFC 9112 3.2.3, RFC 9110 9.3.6: CONNECT's authority-form names a host and a port.
 _CONNECT_AUTHORITY = re.compile(rb"(?:%s|%s+):[0-9]+" % (_IP_LITERAL, _REG_NAME_CHAR))
-# RFC 9112 3.2.2: absolute-form; only http and https (scheme case-insensitive).
+# RFC 9112 3.2.2: absolute-form; only http and https (the scheme is case-insensitive).
 _ABSOLUTE_FORM = re.compile(rb"[Hh][Tt][Tt][Pp][Ss]?://([^/?]*)([^?]*)(?:\?(.*))?", re.DOTALL)
 
-# RFC 9112 7.1: chunk-size [ chunk-ext ], chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS
-# ( token / quoted-string ) ] ).
-_QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
-_CHUNK_EXT = rb"[ \t]*;[ \t]*[%s]+(?:[ \t]*=[ \t]*(?:[%s]+|%s))?" % (_TCHAR, _TCHAR,
-                                                                      _QUOTED_STRING)
-_CHUNK_SIZE_LINE = re.compile(rb"([0-9A-Fa-f]+)(?:%s)*" % _CHUNK_EXT)
-_HEX_DIGITS = re.compile(rb"[0-9A-Fa-f]+")
+# Header fields whose single line is checked when it completes.
+_FRAMING_FIELDS = frozenset((b"content-length", b"host", b"transfer-encoding"))
 
 # Parser states.
-_HEAD = 0
-_BODY = 1  # Content-Length body
-_CHUNK_SIZE = 2
-_CHUNK_DATA = 3
-_CHUNK_DATA_END = 4  # the CRLF after chunk data
-_TRAILERS = 5
-_PAUSED = 6  # after the EndOfMessage of an upgrade request
-_DEAD = 7  # after an HttpParseError
+_HEAD = 0  # a request head, or the empty lines before it
+_BODY = 1  # Content-Length body, _body_remaining bytes to go
+_CHUNK_SIZE = 2  # expecting a chunk-size line
+_CHUNK_DATA = 3  # inside a chunk, _body_remaining bytes to go
+_CHUNK_CRLF = 4  # the CRLF after a chunk's data
+_TRAILERS = 5  # trailer section after the last chunk
+_STOPPED = 6  # after an upgrade request, until resume() or take_unparsed()
+_DEAD = 7  # after an error
+
+# Where the scan of an unfinished line stopped (0: no line started).
+_LINE_START = 0
+_METHOD = 1
+_TARGET = 2
+_VERSION_PART = 3
+_FIELD_NAME = 4
+_FIELD_VALUE = 5
 
 
 class HttpParseError(Exception):
@@ -105,8 +117,8 @@ class HttpParseError(Exception):
         self.status_code = status_code
         self.reason = reason
 
-    def __str__(self) -> str:
-        return f"{self.status_code} {self.reason}"
+    def __repr__(self) -> str:
+        return f"HttpParseError({self.status_code}, {self.reason!r})"
 
 
 class Request:
@@ -116,25 +128,23 @@ class Request:
                  "framing", "content_length", "expect_continue", "upgrade", "host")
 
     def __init__(self, method: bytes, target: bytes, path: bytes, query: bytes,
-                 http_version: str, headers: list[tuple[bytes, bytes]], keep_alive: bool,
-                 framing: int, content_length: int, expect_continue: bool,
-                 upgrade: bytes | None, host: bytes) -> None:
+                 http_version: str) -> None:
         self.method = method
         self.target = target
         self.path = path
         self.query = query
         self.http_version = http_version
-        self.headers = headers
-        self.keep_alive = keep_alive
-        self.framing = framing
-        self.content_length = content_length
-        self.expect_continue = expect_continue
-        self.upgrade = upgrade
-        self.host = host
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.keep_alive = False
+        self.framing = FRAMING_NONE
+        self.content_length = -1
+        self.expect_continue = False
+        self.upgrade: bytes | None = None
+        self.host = b""
 
     def __repr__(self) -> str:
         return (f"<Request {self.method!r} {self.target!r} HTTP/{self.http_version} "
-                f"framing={self.framing} headers={self.headers!r}>")
+                f"headers={self.headers!r}>")
 
 
 class EndOfMessage:
@@ -164,6 +174,9 @@ class RequestParser:
         max_body_size: int = 0,
         max_chunk_extension_size: int = DEFAULT_MAX_CHUNK_EXTENSION_SIZE,
     ) -> None:
+        if (max_request_line_size < 1 or max_header_count < 0 or max_header_size < 1
+                or max_body_size < 0 or max_chunk_extension_size < 1):
+            raise ValueError("parser limits must be positive (max_body_size: 0 for none)")
         self._max_request_line_size = max_request_line_size
         self._max_header_count = max_header_count
         self._max_header_size = max_header_size
@@ -173,41 +186,51 @@ class RequestParser:
         self._state = _HEAD
         self._buf = bytearray()
         self._consumed = 0
+        self._leading = 0  # bytes of empty lines before the request line
         self._line_start = 0  # where the current line starts in _buf
-        self._search_from = 0  # where the search for its LF resumes
-        self._body_remaining = 0  # of the Content-Length body or of the current chunk
+        self._phase = _LINE_START  # how far the current line's scan got ...
+        self._scan = 0  # ... and where it resumes
+        self._part_start = 0  # request-target or field-value start
+        self._part_end = 0  # request-target or field-name end
         self._reset_message()
 
     def _reset_message(self) -> None:
-        """Forget the message just finished; the next bytes start a request line."""
         self._request: Request | None = None  # set once the request line is parsed
-        self._headers: list[tuple[bytes, bytes]] = []
         self._trailers: list[tuple[bytes, bytes]] = []
         self._field_count = 0  # header and trailer fields together
         self._content_length = -1  # -1: no Content-Length field
         self._host_count = 0
-        self._body_total = 0  # chunked: sum of the chunk sizes so far
+        self._te_seen = False
+        self._te_last_is_chunked = False
+        self._te_chunked_count = 0
+        self._te_other_count = 0
+        self._body_remaining = 0
+        self._body_total = 0
 
     # -- public API ---------------------------------------------------------------
 
     def feed(self, data: bytes) -> list[Event]:
         """Parse as much as possible of what was buffered plus `data`."""
-        if self._state == _DEAD:
+        if self._state == _DEAD or not data:
             return []
         self._buf += data
-        return self._parse()
+        if self._state == _STOPPED:
+            return []
+        return self._run()
 
     def resume(self) -> list[Event]:
         """Continue after a declined upgrade: parse the bytes kept since."""
-        if self._state == _PAUSED:
-            self._state = _HEAD
-        return self._parse()
+        if self._state != _STOPPED:
+            return []
+        self._state = _HEAD
+        return self._run()
 
     def take_unparsed(self) -> bytes:
         """Return and forget the bytes not parsed yet (after an upgrade)."""
         data = bytes(self._buf)
         self._buf.clear()
-        self._line_start = self._search_from = 0
+        self._line_start = self._scan = 0
+        self._phase = _LINE_START
         return data
 
     @property
@@ -223,18 +246,18 @@ class RequestParser:
     @property
     def is_idle(self) -> bool:
         """True between messages with nothing buffered: no request is half-read."""
-        return (self._state == _HEAD or self._state == _PAUSED) and not self._buf
+        return self._state == _HEAD and not self._buf
 
     # -- the state machine --------------------------------------------------------
 
-    def _parse(self) -> list[Event]:
+    def _run(self) -> list[Event]:
         events: list[Event] = []
-        while self._step(events):
+        while self._buf and self._step(events):
             pass
         return events
 
     def _step(self, events: list[Event]) -> bool:
-        """Advance one state; False when more bytes are needed (or paused, or dead)."""
+        """Advance; False when more bytes are needed (or stopped, or dead)."""
         state = self._state
         if state == _HEAD:
             return self._parse_head(events)
@@ -242,8 +265,8 @@ class RequestParser:
             return self._parse_body_bytes(events)
         if state == _CHUNK_SIZE:
             return self._parse_chunk_size(events)
-        if state == _CHUNK_DATA_END:
-            return self._parse_chunk_data_end(events)
+        if state == _CHUNK_CRLF:
+            return self._parse_chunk_crlf(events)
         if state == _TRAILERS:
             return self._parse_trailers(events)
         return False
@@ -255,181 +278,264 @@ class RequestParser:
         return False
 
     def _consume(self, size: int) -> None:
+        """Bytes at the front of the buffer became events (or framing around them)."""
         del self._buf[:size]
         self._consumed += size
-        self._line_start = self._search_from = 0
+        self._line_start = self._scan = 0
+        self._phase = _LINE_START
 
-    def _take_line(self, events: list[Event], measure_from: int, limit: int, status: int,
-                   too_long: str) -> bytes | None:
-        """The next complete line without its CRLF, or None (incomplete, or failed).
+    def _line_end(self, events: list[Event], i: int, limit_reached: bool,
+                  too_long: tuple[int, str], invalid: str) -> int:
+        """Judge the byte at i that ended the last part of a line (its CR, normally).
 
-        The line's length is counted from `measure_from` up to its CR; a CR at the very
-        end of the buffer may be the start of CRLF, so it is not counted yet.
+        Returns 1 when CRLF ends the line there, 0 when the LF has not arrived, -1
+        after a failure.
         """
         buf = self._buf
-        line_start = self._line_start
-        lf = buf.find(b"\n", self._search_from)
-        if lf == -1:
-            end = len(buf)
-            self._search_from = end
-            if end > line_start and buf[end - 1] == _CR:
-                end -= 1
-            if end - measure_from > limit:
-                self._fail(events, status, too_long)
-            return None
-        has_cr = lf > line_start and buf[lf - 1] == _CR
-        end = lf - 1 if has_cr else lf
-        if end - measure_from > limit:
-            self._fail(events, status, too_long)
-            return None
-        if not has_cr:
-            self._fail(events, 400, "bare LF (line ending without CR)")
-            return None
-        self._line_start = self._search_from = lf + 1
-        return bytes(buf[line_start:end])
+        c = buf[i]
+        if c == _CR:
+            if i + 1 == len(buf):
+                return 0
+            if buf[i + 1] != _LF:
+                self._fail(events, 400, "bare CR in request head")
+                return -1
+            return 1
+        if limit_reached:
+            self._fail(events, *too_long)
+        elif c == _LF:
+            self._fail(events, 400, "bare LF in request head")
+        else:
+            self._fail(events, 400, invalid)
+        return -1
 
     # -- head ---------------------------------------------------------------------
 
     def _parse_head(self, events: list[Event]) -> bool:
-        while True:
+        buf = self._buf
+        while self._line_start < len(buf):
+            pos = self._line_start
+            at_line_start = self._phase == _LINE_START
             if self._request is None:
-                # The empty lines before the request line count toward its limit.
-                line = self._take_line(events, 0, self._max_request_line_size, 414,
-                                       "request line too long")
-                if line is None:
+                if at_line_start and buf[pos] == _CR:
+                    if not self._skip_empty_line(events):
+                        return False
+                elif not self._scan_request_line(events):
                     return False
-                if line and not self._parse_request_line(events, line):
+            elif at_line_start and buf[pos] == _CR:
+                if pos + 1 == len(buf):
                     return False
-                # RFC 9112 2.2: empty lines before the request line are ignored.
-            else:
-                line = self._take_line(events, self._line_start, self._max_header_size, 431,
-                                       "header field line too long")
-                if line is None:
-                    return False
-                if not line:
-                    return self._finish_head(events)
-                if not self._add_field(events, line, self._headers):
-                    return False
-                if not self._check_header(events):
-                    return False
+                if buf[pos + 1] != _LF:
+                    return self._fail(events, 400, "bare CR in request head")
+                self._line_start = pos + 2
+                return self._finish_head(events)
+            elif not self._scan_field_line(events, self._request.headers, True):
+                return False
+        return False
 
-    def _parse_request_line(self, events: list[Event], line: bytes) -> bool:
-        parts = line.split(b" ")
-        if len(parts) != 3:
-            return self._fail(events, 400, _request_line_error(line, len(parts)))
-        method, target, version = parts
-        if _TOKEN.fullmatch(method) is None:
-            return self._fail(events, 400, _with_cr(method, "invalid method"))
-        if _TARGET.fullmatch(target) is None:
-            return self._fail(events, 400, _with_cr(target, "invalid character in request-target"))
-        match = _VERSION.fullmatch(version)
-        if match is None:
-            return self._fail(events, 400, _with_cr(version, "invalid HTTP version"))
-        if match.group(1) != b"1":
+    def _skip_empty_line(self, events: list[Event]) -> bool:
+        # RFC 9112 2.2: empty lines before the request line are ignored; they count
+        # toward the request-line limit so that they cannot go on forever.
+        buf = self._buf
+        if len(buf) == 1:
+            return False
+        if buf[1] != _LF:
+            return self._fail(events, 400, "bare CR in request head")
+        self._consume(2)
+        self._leading += 2
+        if self._leading > self._max_request_line_size:
+            return self._fail(events, 414, "request line too long")
+        return True
+
+    def _scan_request_line(self, events: list[Event]) -> bool:
+        """method SP request-target SP HTTP-version CRLF (RFC 9112 3); True when done."""
+        buf = self._buf
+        n = len(buf)
+        start = self._line_start  # 0: nothing of this message is consumed yet
+        hard = start + self._max_request_line_size - self._leading
+        stop = min(n, hard)
+        too_long = (414, "request line too long")
+        if self._phase == _LINE_START:
+            self._phase = _METHOD
+            self._scan = start
+        if self._phase == _METHOD:
+            i = _TCHAR_RUN.match(buf, self._scan, stop).end()
+            if i == n:
+                self._scan = i
+                return False
+            c = buf[i]
+            if i >= hard and c != _CR:
+                return self._fail(events, *too_long)
+            if c != _SP or i == start:
+                return self._fail(events, 400, "invalid method")
+            self._phase = _TARGET
+            self._part_start = self._scan = i + 1
+        if self._phase == _TARGET:
+            i = _VCHAR_RUN.match(buf, self._scan, stop).end()
+            if i == n:
+                self._scan = i
+                return False
+            c = buf[i]
+            if i >= hard and c != _CR:
+                return self._fail(events, *too_long)
+            if c != _SP:
+                if c == _CR or c == _LF:
+                    return self._fail(events, 400, "no HTTP version in request line (HTTP/0.9)")
+                return self._fail(events, 400, "invalid character in request-target")
+            if i == self._part_start:
+                return self._fail(events, 400, "empty request-target")
+            self._phase = _VERSION_PART
+            self._part_end = i
+            self._scan = i + 1
+        i = _VCHAR_RUN.match(buf, self._scan, stop).end()
+        if i == n:
+            self._scan = i
+            return False
+        ended = self._line_end(events, i, i >= hard, too_long, "invalid HTTP version")
+        if ended <= 0:
+            self._scan = i
+            return False
+        version = bytes(buf[self._part_end + 1:i])
+        if _VERSION.fullmatch(version) is None:
+            return self._fail(events, 400, "invalid HTTP version")
+        if version[5] != 0x31:  # "1"
             return self._fail(events, 505, "HTTP version not supported")
-        split = _split_target(method, target)
-        if split is None:
-            return self._fail(events, 400, _target_form_error(method, target))
-        path, query = split
+        method = bytes(buf[start:self._part_start - 1])
+        target = bytes(buf[self._part_start:self._part_end])
         # RFC 9112 2.3: a higher 1.x minor version is served as 1.1.
-        http_version = "1.0" if match.group(2) == b"0" else "1.1"
-        self._request = Request(method, target, path, query, http_version, self._headers,
-                                False, FRAMING_NONE, -1, False, None, b"")
+        http_version = "1.0" if version[7] == 0x30 else "1.1"
+        split = _split_target(method, target)
+        if isinstance(split, str):
+            return self._fail(events, 400, split)
+        self._request = Request(method, target, split[0], split[1], http_version)
+        self._leading = 0
+        self._line_start = i + 2
+        self._phase = _LINE_START
         return True
 
-    def _add_field(self, events: list[Event], line: bytes,
-                   fields: list[tuple[bytes, bytes]]) -> bool:
-        """Validate one header or trailer field line and append (name, value)."""
-        if self._field_count >= self._max_header_count:
-            return self._fail(events, 431, "too many header fields")
+    def _scan_field_line(self, events: list[Event], fields: list[tuple[bytes, bytes]],
+                         in_head: bool) -> bool:
+        """field-name ":" OWS field-value OWS CRLF (RFC 9112 5); True when done."""
+        buf = self._buf
+        n = len(buf)
+        start = self._line_start
+        hard = start + self._max_header_size
+        stop = min(n, hard)
+        too_long = (431, "header field line too large")
+        if self._phase == _LINE_START:
+            if self._field_count >= self._max_header_count:
+                return self._fail(events, 431, "too many header fields")
+            if buf[start] == _SP or buf[start] == _HTAB:
+                # RFC 9112 5.2: obs-fold is rejected (2.2: so is whitespace before the
+                # first field line).
+                return self._fail(events, 400, "obs-fold or whitespace at the start of a field line")
+            self._phase = _FIELD_NAME
+            self._scan = start
+        if self._phase == _FIELD_NAME:
+            i = _TCHAR_RUN.match(buf, self._scan, stop).end()
+            if i == n:
+                self._scan = i
+                return False
+            c = buf[i]
+            if i >= hard and c != _CR:
+                return self._fail(events, *too_long)
+            if c != _COLON:
+                return self._fail(events, 400, _field_name_error(c))
+            if i == start:
+                return self._fail(events, 400, "empty field name")
+            self._phase = _FIELD_VALUE
+            self._part_end = i
+            self._scan = i + 1
+        i = _FIELD_VALUE_RUN.match(buf, self._scan, stop).end()
+        if i == n:
+            self._scan = i
+            return False
+        ended = self._line_end(events, i, i >= hard, too_long, "control character in field value")
+        if ended <= 0:
+            self._scan = i
+            return False
         self._field_count += 1
-        match = _FIELD_NAME_COLON.match(line)
-        if match is None:
-            return self._fail(events, 400, _field_name_error(line))
-        value = line[match.end():]
-        if _FIELD_VALUE.fullmatch(value) is None:
-            return self._fail(events, 400, _with_cr(value, "control character in field value"))
-        fields.append((match.group(1).lower(), value.strip(_SP_HTAB)))
+        name = bytes(buf[start:self._part_end]).lower()
+        value = bytes(buf[self._part_end + 1:i]).strip(_OWS)
+        fields.append((name, value))
+        self._line_start = i + 2
+        self._phase = _LINE_START
+        if in_head and name in _FRAMING_FIELDS:
+            return self._check_framing_field(events, name, value)
         return True
 
-    def _check_header(self, events: list[Event]) -> bool:
-        """The rules a header line can break on its own: Content-Length and Host."""
-        name, value = self._headers[-1]
-        if name == b"content-length":
-            # RFC 9112 6.3: a repeated or listed Content-Length is an error (even equal).
-            if self._content_length >= 0:
-                return self._fail(events, 400, "Content-Length repeated")
-            if _DIGITS.fullmatch(value) is None:
-                return self._fail(events, 400, "invalid Content-Length")
-            digits = value.lstrip(b"0")
-            if len(digits) > 19 or int(value) > _MAX_INT63:
-                return self._fail(events, 400, "Content-Length too large")
-            self._content_length = int(value)
-        elif name == b"host":
-            # RFC 9112 3.2: more than one Host line, or an invalid one, is a 400.
+    def _check_framing_field(self, events: list[Event], name: bytes, value: bytes) -> bool:
+        """The rules one Host, Content-Length or Transfer-Encoding line can break."""
+        if name == b"host":
+            # RFC 9112 3.2: exactly one Host, with a valid value.
             self._host_count += 1
             if self._host_count > 1:
                 return self._fail(events, 400, "Host repeated")
             if _HOST_VALUE.fullmatch(value) is None:
                 return self._fail(events, 400, "invalid Host")
+        elif name == b"content-length":
+            # RFC 9112 6.3: Content-Length = 1*DIGIT; a repeated or listed one is an
+            # error, even with equal values (the strict choice).
+            if self._content_length >= 0:
+                return self._fail(events, 400, "Content-Length repeated")
+            if _DIGITS.fullmatch(value) is None:
+                return self._fail(events, 400, "invalid Content-Length")
+            significant = value.lstrip(b"0")
+            # Checked by length first: int() refuses very long digit strings.
+            if len(significant) > 19 or int(significant or b"0") > _MAX_SIZE:
+                return self._fail(events, 400, "Content-Length too large")
+            self._content_length = int(significant or b"0")
+        else:
+            # transfer-coding list (RFC 9112 6.1, 7); the codings of several lines
+            # combine, so only the list syntax is judged here.
+            self._te_seen = True
+            for element in value.split(b","):
+                coding = element.strip(_OWS)
+                if _TOKEN.fullmatch(coding) is None:
+                    return self._fail(events, 400, "invalid Transfer-Encoding")
+                self._te_last_is_chunked = coding.lower() == b"chunked"
+                if self._te_last_is_chunked:
+                    self._te_chunked_count += 1
+                else:
+                    self._te_other_count += 1
         return True
 
     def _finish_head(self, events: list[Event]) -> bool:
-        """The empty line ended the head: apply the message-level rules, emit Request."""
+        """The empty line ended the head: whole-head rules, framing, then the event."""
         request = self._request
         assert request is not None
         is_http11 = request.http_version == "1.1"
-        headers = self._headers
-        te_values = [value for name, value in headers if name == b"transfer-encoding"]
         if is_http11 and self._host_count == 0:
-            return self._fail(events, 400, "Host missing")
-        if te_values:
-            if not self._check_transfer_encoding(events, is_http11, te_values):
-                return False
+            return self._fail(events, 400, "missing Host")
+        if self._te_seen:
+            # RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is a framing fault; with
+            # Content-Length it is a smuggling attempt (6.3); only a final chunked
+            # gives a length we can find; we decode no other coding (501).
+            if not is_http11:
+                return self._fail(events, 400, "Transfer-Encoding in an HTTP/1.0 request")
+            if self._content_length >= 0:
+                return self._fail(events, 400, "both Content-Length and Transfer-Encoding")
+            if not self._te_last_is_chunked:
+                return self._fail(events, 400, "final transfer coding is not chunked")
+            if self._te_chunked_count > 1:
+                return self._fail(events, 400, "chunked applied more than once")
+            if self._te_other_count:
+                return self._fail(events, 501, "transfer coding not implemented")
             request.framing = FRAMING_CHUNKED
         elif self._content_length >= 0:
             if 0 < self._max_body_size < self._content_length:
-                return self._fail(events, 413, "Content-Length above the body size limit")
+                return self._fail(events, 413, "Content-Length larger than the limit")
             request.framing = FRAMING_LENGTH
             request.content_length = self._content_length
-        _apply_connection_fields(request, headers, is_http11)
-        size = self._line_start
-        self._consume(size)
+        _apply_connection_fields(request, is_http11)
         events.append(request)
+        self._consume(self._line_start)
         if request.framing == FRAMING_CHUNKED:
             self._state = _CHUNK_SIZE
         elif request.framing == FRAMING_LENGTH and request.content_length > 0:
             self._state = _BODY
             self._body_remaining = request.content_length
         else:
-            self._end_message(events)
-        return True
-
-    def _check_transfer_encoding(self, events: list[Event], is_http11: bool,
-                                 values: list[bytes]) -> bool:
-        # RFC 9112 6.1: Transfer-Encoding is an HTTP/1.1 feature; with Content-Length the
-        # request may be a smuggling attempt, which a server may reject (we do).
-        if not is_http11:
-            return self._fail(events, 400, "Transfer-Encoding in an HTTP/1.0 request")
-        if self._content_length >= 0:
-            return self._fail(events, 400, "Transfer-Encoding with Content-Length")
-        codings = []
-        for value in values:
-            for element in value.split(b","):
-                coding = element.strip(_SP_HTAB)
-                if not coding:
-                    return self._fail(events, 400, "empty element in Transfer-Encoding")
-                if _TOKEN.fullmatch(coding) is None:
-                    return self._fail(events, 400, "invalid Transfer-Encoding")
-                codings.append(coding.lower())
-        # RFC 9112 6.3: a request whose final coding is not chunked has no reliable length.
-        if codings[-1] != b"chunked":
-            return self._fail(events, 400, "Transfer-Encoding does not end with chunked")
-        if codings.count(b"chunked") > 1:
-            return self._fail(events, 400, "chunked applied more than once")
-        # RFC 9112 6.1: we decode no other coding.
-        if len(codings) > 1:
-            return self._fail(events, 501, "transfer coding not implemented")
+            self._finish_message(events)
         return True
 
     # -- body ---------------------------------------------------------------------
@@ -437,166 +543,232 @@ class RequestParser:
     def _parse_body_bytes(self, events: list[Event]) -> bool:
         """Emit what has arrived of a Content-Length body or of the current chunk."""
         size = min(self._body_remaining, len(self._buf))
-        if size == 0:
-            return False
+        if self._state == _CHUNK_DATA and 0 < self._max_body_size < self._body_total + size:
+            # Emit up to the limit, then refuse the rest.
+            allowed = self._max_body_size - self._body_total
+            if allowed > 0:
+                events.append(bytes(self._buf[:allowed]))
+                self._consumed += allowed
+            return self._fail(events, 413, "chunked body larger than the limit")
         events.append(bytes(self._buf[:size]))
         self._consume(size)
         self._body_remaining -= size
+        self._body_total += size
         if self._body_remaining == 0:
             if self._state == _BODY:
-                self._end_message(events)
+                self._finish_message(events)
             else:
-                self._state = _CHUNK_DATA_END
+                self._state = _CHUNK_CRLF
         return True
 
-    def _parse_chunk_size(self, events: list[Event]) -> bool:
-        line = self._take_line(events, 0, self._max_chunk_extension_size, 400,
-                               "chunk-size line too long")
-        if line is None:
-            return False
-        match = _CHUNK_SIZE_LINE.fullmatch(line)
-        if match is None:
-            return self._fail(events, 400, _chunk_line_error(line))
-        size_digits = match.group(1)
-        if len(size_digits.lstrip(b"0")) > 16 or int(size_digits, 16) > _MAX_INT63:
-            return self._fail(events, 400, "chunk size too large")
-        size = int(size_digits, 16)
-        self._consume(self._line_start)
-        if size == 0:
-            self._state = _TRAILERS
-            return True
-        self._body_total += size
-        if 0 < self._max_body_size < self._body_total:
-            return self._fail(events, 413, "chunked body above the body size limit")
-        self._body_remaining = size
-        self._state = _CHUNK_DATA
-        return True
-
-    def _parse_chunk_data_end(self, events: list[Event]) -> bool:
+    def _parse_chunk_crlf(self, events: list[Event]) -> bool:
+        # RFC 9112 7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
         buf = self._buf
-        if not buf or (len(buf) == 1 and buf[0] == _CR):
-            return False
-        if buf[0] != _CR or buf[1] != 10:
+        if buf[0] != _CR or (len(buf) > 1 and buf[1] != _LF):
             return self._fail(events, 400, "chunk data not followed by CRLF")
+        if len(buf) == 1:
+            return False
         self._consume(2)
         self._state = _CHUNK_SIZE
         return True
 
-    def _parse_trailers(self, events: list[Event]) -> bool:
-        while True:
-            line = self._take_line(events, self._line_start, self._max_header_size, 431,
-                                   "trailer field line too long")
-            if line is None:
-                return False
-            if not line:
-                self._consume(self._line_start)
-                self._end_message(events)
-                return True
-            if not self._add_field(events, line, self._trailers):
-                return False
+    def _parse_chunk_size(self, events: list[Event]) -> bool:
+        """chunk-size [ chunk-ext ] CRLF (RFC 9112 7.1, 7.1.1), rescanned as it grows."""
+        size = _scan_chunk_size_line(self._buf, self._max_chunk_extension_size)
+        if isinstance(size, str):
+            return self._fail(events, 400, size)
+        if size is None:
+            return False
+        line_size, chunk_size = size
+        self._consume(line_size)
+        if chunk_size == 0:
+            self._state = _TRAILERS
+        else:
+            self._state = _CHUNK_DATA
+            self._body_remaining = chunk_size
+        return True
 
-    def _end_message(self, events: list[Event]) -> None:
+    def _parse_trailers(self, events: list[Event]) -> bool:
+        """trailer-section CRLF (RFC 9112 7.1.2): field lines as in the head."""
+        buf = self._buf
+        while self._line_start < len(buf):
+            pos = self._line_start
+            if self._phase == _LINE_START and buf[pos] == _CR:
+                if pos + 1 == len(buf):
+                    return False
+                if buf[pos + 1] != _LF:
+                    return self._fail(events, 400, "bare CR in trailer section")
+                self._consume(pos + 2)
+                self._finish_message(events)
+                return True
+            if not self._scan_field_line(events, self._trailers, False):
+                return False
+        return False
+
+    def _finish_message(self, events: list[Event]) -> None:
         events.append(EndOfMessage(self._trailers))
         request = self._request
-        self._state = _PAUSED if request is not None and request.upgrade is not None else _HEAD
+        # RFC 9110 7.8: after an accepted upgrade the bytes that follow belong to the
+        # new protocol, so stop until the connection decides.
+        self._state = _STOPPED if request is not None and request.upgrade is not None else _HEAD
         self._reset_message()
 
 
 # -- helpers without parser state -------------------------------------------------
 
 
-def _split_target(method: bytes, target: bytes) -> tuple[bytes, bytes] | None:
-    """(path, query) for the request-target's form (RFC 9112 3.2), None if invalid."""
+def _split_target(method: bytes, target: bytes) -> tuple[bytes, bytes] | str:
+    """(path, query) for the request-target's form (RFC 9112 3.2), or why it is invalid."""
     if method == b"CONNECT":
-        # RFC 9112 3.2.3: authority-form, and only for CONNECT.
+        # authority-form = uri-host ":" port, only with CONNECT (RFC 9112 3.2.3).
         if _CONNECT_AUTHORITY.fullmatch(target) is None:
-            return None
+            return "CONNECT needs an authority-form target"
         return target, b""
-    if target[0] == 0x2F:  # "/": origin-form
+    first = target[0]
+    if first == 0x2F:  # "/": origin-form = absolute-path [ "?" query ]
         path, _, query = target.partition(b"?")
         return path, query
-    if target == b"*":
-        # RFC 9112 3.2.4: asterisk-form, only for a server-wide OPTIONS.
-        return (b"*", b"") if method == b"OPTIONS" else None
+    if first == 0x2A:  # "*"
+        # asterisk-form, only with OPTIONS (RFC 9112 3.2.4).
+        if target != b"*" or method != b"OPTIONS":
+            return "asterisk-form target is only for OPTIONS"
+        return b"*", b""
     match = _ABSOLUTE_FORM.fullmatch(target)
-    if match is None or _AUTHORITY.fullmatch(match.group(1)) is None:
-        return None
+    if match is None:
+        return "invalid request-target"
+    if _ABSOLUTE_AUTHORITY.fullmatch(match.group(1)) is None:
+        return "invalid authority in absolute-form target"
     return match.group(2) or b"/", match.group(3) or b""
 
 
-def _apply_connection_fields(request: Request, headers: list[tuple[bytes, bytes]],
-                             is_http11: bool) -> None:
+def _apply_connection_fields(request: Request, is_http11: bool) -> None:
     """Set keep_alive, expect_continue, upgrade and host from the header list."""
     connection: set[bytes] = set()
-    upgrade_values = []
-    for name, value in headers:
+    upgrade: bytes | None = None
+    for name, value in request.headers:
         if name == b"connection":
-            connection.update(token.strip(_SP_HTAB).lower() for token in value.split(b","))
+            connection.update(token.strip(_OWS).lower() for token in value.split(b","))
         elif name == b"upgrade":
-            upgrade_values.append(value)
+            upgrade = value.lower() if upgrade is None else upgrade + b", " + value.lower()
         elif name == b"expect":
-            if is_http11 and value.lower() == b"100-continue":
-                request.expect_continue = True
+            if value.lower() == b"100-continue":
+                request.expect_continue = is_http11
         elif name == b"host":
             request.host = value
-    # RFC 9112 9.3: persistence is the default in 1.1, opt-in in 1.0.
+    # RFC 9112 9.3: persistence is the default in 1.1 and opt-in in 1.0.
     if is_http11:
         request.keep_alive = b"close" not in connection
+        # RFC 9110 7.8: Upgrade counts only when Connection lists it; never in 1.0.
+        if b"upgrade" in connection:
+            request.upgrade = upgrade
     else:
         request.keep_alive = b"keep-alive" in connection and b"close" not in connection
-    # RFC 9110 7.8: Upgrade counts only when Connection lists it; never in HTTP/1.0.
-    if is_http11 and upgrade_values and b"upgrade" in connection:
-        request.upgrade = b", ".join(upgrade_values).lower()
 
 
-# Reasons for errors, worked out only once a line failed to match.
+def _scan_chunk_size_line(buf: bytearray, limit: int) -> tuple[int, int] | str | None:
+    """Scan the chunk-size line at the start of buf.
 
-
-def _with_cr(part: bytes, reason: str) -> str:
-    if b"\r" in part:
-        return "bare CR in request head"
-    if b"\x00" in part:
-        return "NUL in request head"
-    return reason
-
-
-def _request_line_error(line: bytes, part_count: int) -> str:
-    if b"\r" in line:
-        return "bare CR in request line"
-    if part_count == 2:
-        return "request line without HTTP version (HTTP/0.9)"
-    return "request line is not method SP request-target SP HTTP-version"
-
-
-def _target_form_error(method: bytes, target: bytes) -> str:
-    if method == b"CONNECT":
-        return "CONNECT needs an authority-form request-target (host:port)"
-    if target == b"*":
-        return "asterisk-form request-target outside OPTIONS"
-    if _ABSOLUTE_FORM.fullmatch(target) is not None:
-        return "invalid authority in absolute-form request-target"
-    return "invalid request-target form"
-
-
-def _field_name_error(line: bytes) -> str:
-    if line[0] in _SP_HTAB:
-        return "obs-fold (line folding) in header section"
-    if b"\r" in line:
-        return "bare CR in header section"
-    colon = line.find(b":")
-    if colon == -1:
-        return "header field line without colon"
-    if colon == 0:
-        return "empty header field name"
-    if line[colon - 1] in _SP_HTAB:
-        return "whitespace between header field name and colon"
-    return "invalid character in header field name"
-
-
-def _chunk_line_error(line: bytes) -> str:
-    if b"\r" in line:
+    Returns (line size with CRLF, chunk size), None when more bytes are needed, or
+    the reason the line is invalid. chunk-ext = *( BWS ";" BWS ext-name
+    [ BWS "=" BWS ( token / quoted-string ) ] ); the extensions are ignored.
+    """
+    n = len(buf)
+    hard = limit
+    stop = min(n, hard)
+    too_long = "chunk-size line too long"
+    i = _HEX_RUN.match(buf, 0, stop).end()
+    # More than 16 significant digits overflow too: 16**16 > 2**63 - 1.
+    if i and int(buf[:i], 16) > _MAX_SIZE:
+        return "chunk size too large"
+    if i == n:
+        return None
+    if i == 0:
+        return too_long if i >= hard else "invalid chunk size"
+    chunk_size = int(buf[:i], 16)
+    while True:
+        ows_start = i
+        i = _OWS_RUN.match(buf, i, stop).end()
+        if i == n:
+            return None
+        c = buf[i]
+        if c == _CR:
+            if i > ows_start:
+                return "whitespace before the end of a chunk-size line"
+            break
+        if i >= hard:
+            return too_long
+        if c != _SEMICOLON:
+            return "bare LF in chunk-size line" if c == _LF else "invalid chunk size or extension"
+        i = _OWS_RUN.match(buf, i + 1, stop).end()
+        name_start = i
+        i = _TCHAR_RUN.match(buf, i, stop).end()
+        if i == n:
+            return None
+        if i == name_start:
+            return too_long if i >= hard else "invalid chunk extension name"
+        name_end = i
+        i = _OWS_RUN.match(buf, i, stop).end()
+        if i == n:
+            return None
+        if i >= hard and buf[i] != _CR:
+            return too_long
+        if buf[i] != _EQUALS:
+            i = name_end  # the BWS belongs to the next ";" (or fails before CR)
+            continue
+        i = _OWS_RUN.match(buf, i + 1, stop).end()
+        if i == n:
+            return None
+        if i >= hard:
+            return too_long
+        if buf[i] == _DQUOTE:
+            i = _scan_quoted_string(buf, i + 1, stop, hard)
+            if not isinstance(i, int):
+                return i
+        else:
+            value_start = i
+            i = _TCHAR_RUN.match(buf, i, stop).end()
+            if i == value_start:
+                if i == n:
+                    return None
+                return too_long if i >= hard else "invalid chunk extension value"
+    # buf[i] is the CR.
+    if i + 1 == n:
+        return None
+    if buf[i + 1] != _LF:
         return "bare CR in chunk-size line"
-    size = _HEX_DIGITS.match(line)
-    if size is None:
-        return "invalid chunk size"
-    return "invalid chunk extension"
+    return i + 2, chunk_size
+
+
+def _scan_quoted_string(buf: bytearray, i: int, stop: int, hard: int) -> int | str | None:
+    """The index after the closing DQUOTE of a quoted-string whose text starts at i."""
+    n = len(buf)
+    while True:
+        i = _QDTEXT_RUN.match(buf, i, stop).end()
+        if i == n:
+            return None
+        if i >= hard:
+            return "chunk-size line too long"
+        c = buf[i]
+        if c == _DQUOTE:
+            return i + 1
+        if c != _BACKSLASH:
+            return "invalid quoted chunk extension value"
+        i += 1
+        if i == n:
+            return None
+        if i >= hard:
+            return "chunk-size line too long"
+        if _QUOTED_PAIR_CHAR.match(buf, i, i + 1) is None:
+            return "invalid quoted chunk extension value"
+        i += 1
+
+
+def _field_name_error(c: int) -> str:
+    if c == _SP or c == _HTAB:
+        # RFC 9112 5.1: a server MUST reject whitespace between name and colon.
+        return "whitespace between field name and colon"
+    if c == _LF:
+        return "bare LF in request head"
+    if c == _CR:
+        return "field line without a colon"
+    return "invalid character in field name"
