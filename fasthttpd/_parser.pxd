@@ -79,7 +79,7 @@ cdef class RequestParser:
     cdef Py_ssize_t _parse_trailers(self, const unsigned char* p, Py_ssize_t pos,
                                     Py_ssize_t n) except -1
     cdef int _finish_message(self) except -1
-    cdef void _reset_message(self)
+    cdef void _reset_message(self) noexcept
     cdef int _fail(self, int status, str reason) except -1
     cdef int _buf_append(self, const unsigned char* p, Py_ssize_t n) except -1
-    cdef void _buf_drop(self, Py_ssize_t n)
+    cdef void _buf_drop(self, Py_ssize_t n) noexcept

@@ -43,7 +43,8 @@ from cpython.bytes cimport (
 from cpython.list cimport PyList_GET_SIZE
 from cpython.ref cimport PyObject
 from libc.stdlib cimport free, realloc
-from libc.string cimport memchr, memcmp, memcpy, memmove
+from libc.stdint cimport uint64_t
+from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 
 cimport cython
 
@@ -200,27 +201,43 @@ _KNOWN_NAMES.sort(key=lambda entry: len(entry[0]))
 
 cdef tuple KNOWN_NAMES = tuple(_KNOWN_NAMES)  # keeps the bytes objects alive
 cdef Py_ssize_t KNOWN_COUNT = len(KNOWN_NAMES)
-cdef PyObject* KNOWN_OBJ[128]
-cdef const char* KNOWN_PTR[128]
-cdef int KNOWN_KIND[128]
-cdef Py_ssize_t BUCKET_START[MAX_KNOWN_NAME + 2]  # first index of each name length
+cdef enum:
+    NAME_WORDS = MAX_KNOWN_NAME // 8  # a name as zero-padded 64-bit words
+    NAME_SLOTS = 256  # hash table size (a power of two)
+    MAX_KNOWN = 128
+cdef PyObject* KNOWN_OBJ[MAX_KNOWN]
+cdef uint64_t KNOWN_WORDS[MAX_KNOWN][NAME_WORDS]
+cdef Py_ssize_t KNOWN_LENGTH[MAX_KNOWN]
+cdef int KNOWN_KIND[MAX_KNOWN]
+cdef int KNOWN_NEXT[MAX_KNOWN]  # next entry with the same hash, -1 at the end
+cdef int NAME_SLOT[NAME_SLOTS]  # first entry for a hash, -1 when none
+
+
+cdef inline unsigned int _name_hash(unsigned char first, unsigned char last,
+                                    Py_ssize_t length) noexcept:
+    return <unsigned int>(length * 7 + first * 3 + last) & (NAME_SLOTS - 1)
+
 
 
 cdef void _init_known_names():
     cdef Py_ssize_t i, length
+    cdef unsigned int h
     cdef bytes name
-    assert KNOWN_COUNT <= 128
+    assert KNOWN_COUNT <= MAX_KNOWN
+    for h in range(NAME_SLOTS):
+        NAME_SLOT[h] = -1
     for i in range(KNOWN_COUNT):
         name = KNOWN_NAMES[i][0]
-        assert len(name) <= MAX_KNOWN_NAME
+        length = len(name)
+        assert length <= MAX_KNOWN_NAME
         KNOWN_OBJ[i] = <PyObject*>name
-        KNOWN_PTR[i] = PyBytes_AS_STRING(name)
+        memset(KNOWN_WORDS[i], 0, sizeof(KNOWN_WORDS[i]))
+        memcpy(KNOWN_WORDS[i], PyBytes_AS_STRING(name), length)
+        KNOWN_LENGTH[i] = length
         KNOWN_KIND[i] = KNOWN_NAMES[i][1]
-    i = 0
-    for length in range(MAX_KNOWN_NAME + 2):
-        while i < KNOWN_COUNT and len(KNOWN_NAMES[i][0]) < length:
-            i += 1
-        BUCKET_START[length] = i
+        h = _name_hash(name[0], name[length - 1], length)
+        KNOWN_NEXT[i] = NAME_SLOT[h]
+        NAME_SLOT[h] = i
 
 
 _init_known_names()
@@ -269,21 +286,62 @@ cdef inline bytes _method(const unsigned char* p, Py_ssize_t length):
     return PyBytes_FromStringAndSize(<const char*>p, length)
 
 
-cdef inline object _field_name(const unsigned char* p, Py_ssize_t length, int* kind):
-    """The lower-cased name: interned for common names, a new object otherwise."""
-    cdef unsigned char low[MAX_KNOWN_NAME]
-    cdef Py_ssize_t k, idx
+cdef uint64_t TAIL_MASK[9]  # TAIL_MASK[k]: a word whose first k bytes are 0xFF
+
+
+cdef void _init_tail_masks():
+    cdef const char* ones = b"\xff\xff\xff\xff\xff\xff\xff\xff"
+    cdef int k
+    for k in range(9):
+        TAIL_MASK[k] = 0
+        memcpy(&TAIL_MASK[k], ones, k)
+
+
+_init_tail_masks()
+
+
+cdef inline uint64_t _load_word(const unsigned char* p, Py_ssize_t readable) noexcept:
+    """8 bytes from p, or the `readable` ones followed by zeros when fewer are there."""
+    cdef uint64_t word = 0
+    if readable >= 8:
+        memcpy(&word, p, 8)
+    else:
+        memcpy(&word, p, readable)
+    return word
+
+
+cdef inline object _field_name(const unsigned char* p, Py_ssize_t length, Py_ssize_t readable,
+                               int* kind):
+    """The lower-cased name: interned for common names, a new object otherwise.
+
+    The lookup compares whole words of the name with every byte OR-ed with 0x20:
+    that lower-cases letters, and since the common names hold only [a-z0-9-] and
+    the name is known to be a token, no other token byte can OR into a match.
+    `readable`: how many bytes from p may be read (the name is followed by more of
+    its line, so whole words can usually be loaded).
+    """
+    cdef uint64_t words[NAME_WORDS]
+    cdef Py_ssize_t k, count
+    cdef int idx
     cdef bytes name
     cdef char* q
     kind[0] = K_OTHER
     if length <= MAX_KNOWN_NAME:
-        for k in range(length):
-            low[k] = LOWER[p[k]]
-        for idx in range(BUCKET_START[length], BUCKET_START[length + 1]):
-            if memcmp(low, KNOWN_PTR[idx], length) == 0:
-                kind[0] = KNOWN_KIND[idx]
-                return <object>KNOWN_OBJ[idx]
-        return PyBytes_FromStringAndSize(<const char*>low, length)
+        count = (length + 7) >> 3
+        for k in range(count):
+            words[k] = _load_word(p + 8 * k, readable - 8 * k) | 0x2020202020202020ULL
+        # The padding of the last word is zero in the table: clear it again.
+        words[count - 1] &= TAIL_MASK[length - 8 * (count - 1)]
+        idx = NAME_SLOT[_name_hash(p[0] | 0x20, p[length - 1] | 0x20, length)]
+        while idx >= 0:
+            if KNOWN_LENGTH[idx] == length:
+                for k in range(count):
+                    if words[k] != KNOWN_WORDS[idx][k]:
+                        break
+                else:
+                    kind[0] = KNOWN_KIND[idx]
+                    return <object>KNOWN_OBJ[idx]
+            idx = KNOWN_NEXT[idx]
     name = PyBytes_FromStringAndSize(NULL, length)
     q = PyBytes_AS_STRING(name)
     for k in range(length):
@@ -291,8 +349,53 @@ cdef inline object _field_name(const unsigned char* p, Py_ssize_t length, int* k
     return name
 
 
+cdef extern from *:
+    """
+    /* Index of the lowest-addressed byte flagged (high bit set) in a mask made
+       by the has-less-than word trick; exact for the first flagged byte on
+       little-endian machines. Elsewhere 0, so the caller scans byte by byte. */
+    #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    static inline Py_ssize_t fasthttpd_first_flagged_byte(uint64_t mask) {
+        return (Py_ssize_t)(__builtin_ctzll(mask) >> 3);
+    }
+    #else
+    static inline Py_ssize_t fasthttpd_first_flagged_byte(uint64_t mask) {
+        (void)mask;
+        return 0;
+    }
+    #endif
+    """
+    Py_ssize_t fasthttpd_first_flagged_byte(uint64_t mask) noexcept nogil
+
+
+cdef inline Py_ssize_t _scan_field_value(const unsigned char* p, Py_ssize_t i,
+                                         Py_ssize_t stop, Py_ssize_t n) noexcept:
+    """The index of the first byte from i that is not field-value text, or stop.
+
+    Eight bytes at a time (words may be read up to n, past stop) until a word has
+    a control character (below 0x20, or 0x7F), which is where a typical value
+    ends (its CR); the rest, and HTAB, byte by byte.
+    """
+    cdef uint64_t word, controls, deletes, flagged
+    while i < stop and i + 8 <= n:
+        memcpy(&word, p + i, 8)
+        controls = (word - 0x2020202020202020ULL) & ~word
+        deletes = word ^ 0x7F7F7F7F7F7F7F7FULL
+        deletes = (deletes - 0x0101010101010101ULL) & ~deletes
+        flagged = (controls | deletes) & 0x8080808080808080ULL
+        if flagged:
+            i += fasthttpd_first_flagged_byte(flagged)
+            break
+        i += 8
+    if i > stop:
+        i = stop
+    while i < stop and FIELD_VCHAR[p[i]]:
+        i += 1
+    return i
+
+
 cdef inline bint _equals_lower(const unsigned char* p, Py_ssize_t length, const char* lower,
-                               Py_ssize_t lower_length):
+                               Py_ssize_t lower_length) noexcept:
     """Case-insensitive comparison with a lower-case ASCII literal."""
     cdef Py_ssize_t k
     if length != lower_length:
@@ -303,20 +406,20 @@ cdef inline bint _equals_lower(const unsigned char* p, Py_ssize_t length, const 
     return True
 
 
-cdef inline Py_ssize_t _skip_ows(const unsigned char* p, Py_ssize_t i, Py_ssize_t end):
+cdef inline Py_ssize_t _skip_ows(const unsigned char* p, Py_ssize_t i, Py_ssize_t end) noexcept:
     while i < end and (p[i] == SP or p[i] == HTAB):
         i += 1
     return i
 
 
 cdef inline Py_ssize_t _strip_ows_end(const unsigned char* p, Py_ssize_t start,
-                                      Py_ssize_t end):
+                                      Py_ssize_t end) noexcept:
     while end > start and (p[end - 1] == SP or p[end - 1] == HTAB):
         end -= 1
     return end
 
 
-cdef bint _valid_ip_literal(const unsigned char* p, Py_ssize_t n):
+cdef bint _valid_ip_literal(const unsigned char* p, Py_ssize_t n) noexcept:
     """Inside the brackets: IPv6address characters, or IPvFuture (RFC 3986 3.2.2)."""
     cdef Py_ssize_t i = 1
     cdef unsigned char c
@@ -339,7 +442,8 @@ cdef bint _valid_ip_literal(const unsigned char* p, Py_ssize_t n):
     return True
 
 
-cdef bint _valid_host(const unsigned char* p, Py_ssize_t n, bint need_host, bint need_port):
+cdef bint _valid_host(const unsigned char* p, Py_ssize_t n, bint need_host,
+                      bint need_port) noexcept:
     """uri-host [ ":" port ] (RFC 9112 3.2, RFC 3986 3.2.2, 3.2.3).
 
     need_host: the host may not be empty (absolute-form, RFC 9110 4.2.1; CONNECT).
@@ -828,8 +932,7 @@ cdef class RequestParser:
         name_end = i
         i = _skip_ows(p, i + 1, stop)
         value_start = i
-        while i < stop and FIELD_VCHAR[p[i]]:
-            i += 1
+        i = _scan_field_value(p, i, stop, n)
         if i == n:
             return -1
         c = p[i]
@@ -851,7 +954,7 @@ cdef class RequestParser:
 
         self.field_count += 1
         value_end = _strip_ows_end(p, value_start, i)
-        name = _field_name(p + pos, name_end - pos, &kind)
+        name = _field_name(p + pos, name_end - pos, n - pos, &kind)
         value = _bytes(p + value_start, value_end - value_start)
         fields.append((name, value))
         if kind != K_OTHER and self.state == S_HEAD:
@@ -1173,7 +1276,7 @@ cdef class RequestParser:
         self._reset_message()
         return 0
 
-    cdef void _reset_message(self):
+    cdef void _reset_message(self) noexcept:
         self.request = None
         self.trailers = None
         self.is_http11 = False
@@ -1217,7 +1320,7 @@ cdef class RequestParser:
         self.buf_len = needed
         return 0
 
-    cdef void _buf_drop(self, Py_ssize_t n):
+    cdef void _buf_drop(self, Py_ssize_t n) noexcept:
         if n >= self.buf_len:
             self.buf_len = 0
         elif n > 0:
