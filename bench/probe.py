@@ -9,6 +9,7 @@ a server that answers errors fast, or breaks under load, gets no number.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from dataclasses import dataclass, field
 
@@ -25,10 +26,16 @@ class Probe:
     http2: bool = False
 
 
+@functools.cache
+def _ssl_context(cafile: str | None) -> ssl.SSLContext:
+    # Built once: loading a CA bundle costs tens of milliseconds per probe otherwise.
+    return ssl.create_default_context(cafile=cafile)
+
+
 def check(probe: Probe, port: int, cafile: str | None, timeout: float = 10.0) -> str | None:
     """Why the server's answer to `probe` is wrong, or None when it is exactly right."""
     scheme = "https" if cafile else "http"
-    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=cafile) if cafile else True
+    verify = _ssl_context(cafile)
     url = f"{scheme}://127.0.0.1:{port}{probe.path}"
     try:
         # http1=False with http2=True on cleartext is h2c with prior knowledge.

@@ -297,7 +297,9 @@ class Runner:
                     self.stop_all()
                     current_group = scenario.server_group
                 self.say(f"{scenario.key}: {scenario.title}")
+                began = time.monotonic()
                 results[scenario.key] = self.run_scenario(scenario)
+                self.say(f"  ({time.monotonic() - began:.1f} s)")
         finally:
             self.stop_all()
         return {s.key: results[s.key] for s in scenarios}
