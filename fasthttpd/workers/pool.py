@@ -194,13 +194,19 @@ class WorkerPool:
         self.settings.desired = max(1, self.settings.desired + delta)
 
     def shutdown(self, now: float) -> None:
-        """Stop every worker gracefully; a second call asks them again (forcing them)."""
-        forced = self.stopping
+        """Stop every worker gracefully; a second call hurries them.
+
+        The second time, every worker is signalled again and gets only
+        UNRESPONSIVE_KILL_GRACE more seconds before SIGKILL.
+        """
+        hurry = self.stopping
         self.stopping = True
         for worker in self.workers:
-            if forced or not worker.is_retiring:
+            if hurry or not worker.is_retiring:
                 self._retire(worker, worker.retire_reason or SHUTDOWN, now,
                              self.settings.retire_grace, signal=True)
+            if hurry and worker.kill_at is not None:
+                worker.kill_at = min(worker.kill_at, now + UNRESPONSIVE_KILL_GRACE)
 
     # -- state read by the master and the admin endpoints ----------------------
 

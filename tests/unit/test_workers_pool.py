@@ -260,13 +260,14 @@ def test_shutdown_terminates_everyone_then_kills_past_the_deadline() -> None:
     assert pool.finished and pool.exit_code == 0
 
 
-def test_second_shutdown_signals_again() -> None:
+def test_second_shutdown_signals_again_and_shortens_the_deadline() -> None:
     pool = make_pool(desired=1)
     (worker,) = start_all(pool, 0.0)
     pool.shutdown(1.0)
     assert len(terminated(pool.tick(1.0))) == 1
     pool.shutdown(2.0)
     assert terminated(pool.tick(2.0)) == [(worker, "shutdown")]
+    assert killed(pool.tick(2.0 + UNRESPONSIVE_KILL_GRACE)) == [worker]
 
 
 @pytest.mark.parametrize("desired", [1, 4])

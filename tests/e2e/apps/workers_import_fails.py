@@ -1,0 +1,3 @@
+"""Worker-pool test app: raises while being imported."""
+
+raise ImportError("workers_import_fails: a broken module")
