@@ -1,0 +1,99 @@
+"""What the installed package must hold, wherever the tests run (checkout or wheel).
+
+The wheel tests (pyproject.toml's [tool.cibuildwheel]) run this suite from a copy of
+tests/ outside the source tree, against the installed wheel: these checks then make
+sure the wheel carries its compiled extensions, the typing stubs and marker, and that
+the runtime modules expose what the stubs promise.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import fasthttpd
+
+PACKAGE_DIR = Path(fasthttpd.__file__).resolve().parent
+
+# stub -> the modules that follow it
+STUBS = {
+    "_parser.pyi": ["fasthttpd._parser", "fasthttpd.http1.fallback_parser"],
+    "_serializer.pyi": ["fasthttpd._serializer", "fasthttpd.http1.fallback_serializer"],
+}
+
+
+@pytest.mark.parametrize("name", ["_parser", "_serializer"])
+def test_compiled_extension_is_part_of_the_imported_package(name):
+    module = importlib.import_module(f"fasthttpd.{name}")
+    path = Path(module.__file__).resolve()
+    assert path.parent == PACKAGE_DIR, "extension and package come from different trees"
+    assert path.suffix in (".so", ".pyd"), f"{path.name} is not a compiled extension"
+
+
+@pytest.mark.parametrize("name", ["py.typed", "_parser.pyi", "_serializer.pyi"])
+def test_typing_files_ship_with_the_package(name):
+    assert (PACKAGE_DIR / name).is_file()
+
+
+def test_compiled_implementation_is_selected_by_default():
+    from fasthttpd import http1
+
+    if os.environ.get("FASTHTTPD_NO_EXTENSIONS") == "1":
+        assert http1.IMPLEMENTATION == "python"
+    else:
+        assert http1.IMPLEMENTATION == "compiled"
+        assert http1.serializer is importlib.import_module("fasthttpd._serializer")
+
+
+def test_no_extensions_switch_selects_the_fallback():
+    code = ("import fasthttpd.http1 as h; "
+            "print(h.IMPLEMENTATION, h.serializer.__name__, h.parser.__name__)")
+    env = dict(os.environ, FASTHTTPD_NO_EXTENSIONS="1")
+    completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                               text=True, timeout=60, check=True)
+    assert completed.stdout.split() == [
+        "python", "fasthttpd.http1.fallback_serializer", "fasthttpd.http1.fallback_parser"
+    ]
+
+
+def stub_names(stub: str) -> tuple[dict[str, list[str]], set[str], set[str]]:
+    """(functions with their parameter names, classes, constants) the stub declares."""
+    tree = ast.parse((PACKAGE_DIR / stub).read_text(encoding="utf-8"))
+    functions: dict[str, list[str]] = {}
+    classes: set[str] = set()
+    constants: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            arguments = node.args
+            functions[node.name] = [arg.arg for arg in
+                                    arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+        elif isinstance(node, ast.ClassDef):
+            classes.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            if "Final" in ast.unparse(node.annotation):
+                constants.add(node.target.id)
+    return functions, classes, constants
+
+
+@pytest.mark.parametrize(
+    ("stub", "module_name"),
+    [(stub, module) for stub, modules in STUBS.items() for module in modules],
+)
+def test_runtime_module_follows_its_stub(stub, module_name):
+    module = importlib.import_module(module_name)
+    functions, classes, constants = stub_names(stub)
+    for name, parameters in functions.items():
+        function = getattr(module, name, None)
+        assert callable(function), f"{module_name}.{name} is missing"
+        assert list(inspect.signature(function).parameters) == parameters, name
+    for name in classes:
+        assert isinstance(getattr(module, name, None), type), f"{module_name}.{name} is missing"
+    for name in constants:
+        assert isinstance(getattr(module, name, None), int), f"{module_name}.{name} is missing"
