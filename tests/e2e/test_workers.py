@@ -552,8 +552,8 @@ def test_reload_option_restarts_workers_on_code_changes() -> None:
             wait_for(lambda: pool.get("/").text.startswith("two "), 20.0, "reloaded code",
                      interval=0.2)
             # Not a .py file: no reload.
-            pids = wait_for(lambda: (p := pool.worker_pids()) if len(p) == 1 else None, 15.0,
-                            "the old worker to retire")
+            wait_for(lambda: len(pool.worker_pids()) == 1, 15.0, "the old worker to retire")
+            pids = pool.worker_pids()
             Path(app_dir, "notes.txt").write_text("hello")
             time.sleep(2.5)
             assert pool.worker_pids() == pids
