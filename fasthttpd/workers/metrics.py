@@ -135,7 +135,7 @@ def render_prometheus(metrics: PoolMetrics, restarts: dict[str, int], workers_al
     header("fasthttpd_request_duration_seconds", "histogram",
            "Time from the complete request head to the end of the response.")
     cumulative = 0
-    for bound, count in zip(LATENCY_BUCKETS, metrics.buckets):
+    for bound, count in zip(LATENCY_BUCKETS, metrics.buckets[:-1], strict=True):
         cumulative += count
         lines.append(f'fasthttpd_request_duration_seconds_bucket{{le="{bound!r}"}} '
                      f"{cumulative}")

@@ -228,17 +228,23 @@ def test_metrics_count_known_traffic_and_app_errors_reach_the_master() -> None:
             statuses += [client.get("/missing").status_code for _ in range(3)]
             statuses += [client.get("/error").status_code for _ in range(2)]
         assert statuses == [200] * 10 + [404] * 3 + [500] * 2
+        # HTTP/2 with prior knowledge, counted under its own protocol label.
+        with httpx.Client(base_url=pool.url, timeout=REQUEST_TIMEOUT, http1=False,
+                          http2=True) as client:
+            responses = [client.get("/") for _ in range(2)]
+        assert [(r.http_version, r.status_code) for r in responses] == [("HTTP/2", 200)] * 2
 
         def counted() -> str | None:
             text = pool.metrics()
-            return text if sample(text, "fasthttpd_request_duration_seconds_count") == 15 \
+            return text if sample(text, "fasthttpd_request_duration_seconds_count") == 17 \
                 else None
 
-        text = str(wait_for(counted, 5.0, "the metrics to count 15 requests"))
+        text = str(wait_for(counted, 5.0, "the metrics to count 17 requests"))
+        assert sample(text, "fasthttpd_requests_total", 'protocol="2",status_class="2xx"') == 2
         assert sample(text, "fasthttpd_requests_total", 'protocol="1.1",status_class="2xx"') == 10
         assert sample(text, "fasthttpd_requests_total", 'protocol="1.1",status_class="4xx"') == 3
         assert sample(text, "fasthttpd_requests_total", 'protocol="1.1",status_class="5xx"') == 2
-        assert sample(text, "fasthttpd_request_duration_seconds_bucket", 'le="+Inf"') == 15
+        assert sample(text, "fasthttpd_request_duration_seconds_bucket", 'le="+Inf"') == 17
         assert sample(text, "fasthttpd_app_errors_total") == 2
         assert sample(text, "fasthttpd_workers_alive") == 2
         assert sample(text, "fasthttpd_worker_restarts_total", 'reason="crash"') == 0
@@ -507,30 +513,38 @@ def test_reuse_port_workers_bind_their_own_sockets() -> None:
         assert listening == []
 
 
-def test_systemd_socket_activation() -> None:
+@pytest.mark.parametrize("how", ["systemd", "fd"])
+def test_inherited_listening_socket(how: str) -> None:
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
     port = listener.getsockname()[1]
     admin_port = free_port()
-    # systemd passes the sockets from fd 3 and sets LISTEN_PID to the service's PID,
-    # which only the started process itself knows: set it there, then run the command.
-    launcher = ("import os, sys; os.dup2(int(sys.argv[1]), 3); "
-                "os.environ['LISTEN_PID'] = str(os.getpid()); os.environ['LISTEN_FDS'] = '1'; "
-                "from fasthttpd.cli import main; sys.argv[1:2] = []; main(sys.argv[1:])")
+    if how == "systemd":
+        # systemd passes the sockets from fd 3 and sets LISTEN_PID to the service's
+        # PID, which only the started process knows: set it there, then run the command.
+        launcher = ("import os, sys; os.dup2(int(sys.argv[1]), 3); "
+                    "os.environ['LISTEN_PID'] = str(os.getpid()); "
+                    "os.environ['LISTEN_FDS'] = '1'; "
+                    "from fasthttpd.cli import main; main(sys.argv[2:])")
+        where = ["--port", "1"]  # ignored: the activated socket wins
+    else:
+        launcher = "import sys; from fasthttpd.cli import main; main(sys.argv[2:])"
+        where = ["--fd", str(listener.fileno())]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    with tempfile.TemporaryFile() as log:
+    with tempfile.NamedTemporaryFile(prefix="fasthttpd-workers-", suffix=".log") as log:
         proc = subprocess.Popen(
             [sys.executable, "-c", launcher, str(listener.fileno()), "workers_pid:app",
-             "--app-dir", str(APPS), "--workers", "2", "--port", "1",
+             "--app-dir", str(APPS), "--workers", "2", *where,
              "--admin-port", str(admin_port), "--no-access-log"],
             pass_fds=(listener.fileno(),), env=env, cwd=ROOT, stdout=log,
             stderr=subprocess.STDOUT)
         listener.close()  # the server's copy is the only one now
-        pool = Pool(proc, port, admin_port, Path("/dev/null"))
+        pool = Pool(proc, port, admin_port, Path(log.name))
         try:
             pool.wait_ready()
-            assert pool.get("/").status_code == 200
+            pids = {int(pool.get("/").text) for _ in range(10)}
+            assert pids <= pool.worker_pids()
             assert pool.stop() == 0
         finally:
             pool.worker_pids()
