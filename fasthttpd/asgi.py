@@ -135,7 +135,9 @@ class RequestCycle:
             if not isinstance(exc, Exception | asyncio.CancelledError):
                 raise
         else:
-            if self.phase == INITIAL:
+            if stream.is_disconnected:
+                pass  # nobody to answer
+            elif self.phase == INITIAL:
                 logger.error("ASGI app returned without starting a response: %s %s",
                              stream.method, self.scope["path"])
                 self._respond_500()

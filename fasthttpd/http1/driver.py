@@ -173,7 +173,6 @@ class Http1Stream(HttpStream):
         driver = self.driver
         if not self._head_sent:
             self._head_sent = True
-            self._continue_owed = False
             flags = self.request_flags()
             out, framing, content_length, keep_alive = driver.serializer.serialize_response(
                 self._status, self._headers, data, more_body, flags)
@@ -259,7 +258,9 @@ class Http1Stream(HttpStream):
             flags |= s.FLAG_HEAD
         if self.http_version == "1.0":
             flags |= s.FLAG_HTTP10
-        if self._keep_alive and not self.driver.closing:
+        # A client still waiting for 100 Continue may or may not send its body
+        # now (RFC 9110 10.1.1): the connection cannot be reused safely.
+        if self._keep_alive and not self.driver.closing and not self._continue_owed:
             flags |= s.FLAG_KEEP_ALIVE
         if self._trailers:
             flags |= s.FLAG_TRAILERS
@@ -272,7 +273,7 @@ class Http1Driver(HttpDriver):
     __slots__ = (
         "state", "loop", "config", "parser", "serializer", "client", "on_message",
         "write", "connection", "queue", "receiving", "closing", "write_paused",
-        "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer",
+        "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer", "_timer_at",
         "_pending_error", "_drain_budget", "_request_type", "_end_type", "_upgrading",
     )
 
@@ -300,6 +301,7 @@ class Http1Driver(HttpDriver):
         self._deadline = INFINITY
         self._wait = WAIT_HEAD
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = INFINITY
         self._pending_error: Any = None
         self._drain_budget = DRAIN_LIMIT
 
@@ -387,7 +389,6 @@ class Http1Driver(HttpDriver):
         peer = self.client.remote_address
         logger.info("%d %s from %s: %s", error.status_code, _reason(error.status_code),
                     peer[0] if peer else "unix socket", error.reason)
-        self.closing = True
         self._deadline = INFINITY
         broken = self.receiving
         if broken is not None:
@@ -399,6 +400,7 @@ class Http1Driver(HttpDriver):
         if self.queue:  # responses owed to earlier requests go out first
             self._pending_error = error
         else:
+            self.closing = True
             self.write(self.serializer.serialize_error(error.status_code), close=True)
 
     def _drop(self, stream: Http1Stream) -> None:
@@ -431,6 +433,7 @@ class Http1Driver(HttpDriver):
         if queue:
             self.on_message(queue[0])
         elif self._pending_error is not None:
+            self.closing = True
             self.write(self.serializer.serialize_error(self._pending_error.status_code),
                        close=True)
         elif self.closing:
@@ -495,7 +498,12 @@ class Http1Driver(HttpDriver):
     def _set_deadline(self, wait: int, timeout: float) -> None:
         self._wait = wait
         deadline = self._deadline = self.loop.time() + timeout
-        if self._timer is None:
+        # The timer only ever fires early (then re-arms), never late: replace it
+        # only when the deadline moved before it.
+        if self._timer is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
             self._timer = self.loop.call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
@@ -504,6 +512,7 @@ class Http1Driver(HttpDriver):
         if deadline == INFINITY or self.client.status:
             return
         if self.loop.time() < deadline:
+            self._timer_at = deadline
             self._timer = self.loop.call_at(deadline, self._on_timer)
             return
         self._timed_out()
