@@ -615,7 +615,10 @@ cdef class RequestParser:
     # -- the state machine --------------------------------------------------
 
     cdef Py_ssize_t _run(self, const unsigned char* p, Py_ssize_t n, object owner) except -1:
-        """Parse p[0:n]; return how many bytes were used (the rest is incomplete)."""
+        """Parse p[0:n]; return how many bytes were used (the rest is incomplete).
+
+        `owner`: the bytes object p points into, or None (the internal buffer).
+        """
         cdef Py_ssize_t pos = 0, start, take, allowed
         cdef int state
         cdef object chunk
@@ -639,8 +642,8 @@ cdef class RequestParser:
                         self.consumed += allowed
                     self._fail(413, "chunked body larger than the limit")
                     break
-                if take == n and owner is not None:
-                    chunk = owner
+                if owner is not None and take == PyBytes_GET_SIZE(owner):
+                    chunk = owner  # all of the received object is body: no copy
                 else:
                     chunk = PyBytes_FromStringAndSize(<const char*>p + pos, take)
                 self.events.append(chunk)
