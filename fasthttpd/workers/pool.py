@@ -166,7 +166,9 @@ class WorkerPool:
 
     def memory_used(self, worker: WorkerRecord, rss_bytes: int) -> None:
         limit = self.settings.max_rss_bytes
-        if limit and rss_bytes > limit and worker.is_fresh:
+        # Only a serving worker is judged: one still importing the app has not
+        # settled, and replacing it would only start the same thing again.
+        if limit and rss_bytes > limit and worker.is_fresh and worker.phase is Phase.READY:
             worker.due = MAX_RSS
 
     def exited(self, worker: WorkerRecord, now: float, cause: str) -> bool:

@@ -219,6 +219,15 @@ def test_ttl_and_memory_recycle_after_the_replacement_is_ready() -> None:
     assert terminated(pool.tick(72.0)) == [(replacement, TTL)]
 
 
+def test_memory_of_a_worker_still_starting_is_not_judged() -> None:
+    pool = make_pool(desired=1, max_rss_bytes=1)
+    (worker,) = spawned(pool.tick(0.0))
+    pool.memory_used(worker, 50 * 2**20)
+    actions = pool.tick(1.0)
+    assert spawned(actions) == [] and terminated(actions) == []
+    assert worker.due is None
+
+
 def test_replacement_that_crashes_leaves_the_old_worker_serving() -> None:
     pool = make_pool(desired=1)
     (old,) = start_all(pool, 0.0)

@@ -5,11 +5,14 @@
 /error     raises (500 written by the server, reported to the master)
 /sleep     sleeps ?s= seconds without blocking the loop, then answers the PID
 /block     blocks the event loop for ?s= seconds (stops the worker's heartbeats)
+/grow      keeps ?mb= more megabytes allocated for the life of the worker
 """
 
 import asyncio
 import os
 import time
+
+HELD: list[bytearray] = []
 
 
 async def app(scope, receive, send):
@@ -22,6 +25,9 @@ async def app(scope, receive, send):
         raise RuntimeError("the workers_pid app fails on purpose")
     if path == "/sleep":
         await asyncio.sleep(float(query.get("s", "1")))
+    elif path == "/grow":
+        # Touch every page so the memory is resident, not just reserved.
+        HELD.append(bytearray(b"x" * (int(query.get("mb", "100")) * 1024 * 1024)))
     elif path == "/block":
         time.sleep(float(query.get("s", "30")))
     status = 404 if path == "/missing" else 200
