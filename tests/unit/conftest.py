@@ -35,14 +35,18 @@ def parser_module(request: pytest.FixtureRequest) -> ModuleType:
 def normalize(module: ModuleType, events: Iterable[Any]) -> list[tuple]:
     """Events as plain tuples; consecutive body chunks are joined into one."""
     out: list[tuple] = []
+    body: bytearray | None = None  # the body chunks being joined
     for event in events:
         if isinstance(event, bytes):
             assert event, "an empty body chunk was emitted"
-            if out and out[-1][0] == "data":
-                out[-1] = ("data", out[-1][1] + event)
-            else:
-                out.append(("data", event))
-        elif isinstance(event, module.Request):
+            if body is None:
+                body = bytearray()
+            body += event
+            continue
+        if body is not None:
+            out.append(("data", bytes(body)))
+            body = None
+        if isinstance(event, module.Request):
             out.append(("request", request_fields(event)))
         elif isinstance(event, module.EndOfMessage):
             out.append(("end", list(event.trailers)))
@@ -51,6 +55,8 @@ def normalize(module: ModuleType, events: Iterable[Any]) -> list[tuple]:
             out.append(("error", event.status_code))
         else:
             raise AssertionError(f"unexpected event {event!r}")
+    if body is not None:
+        out.append(("data", bytes(body)))
     errors = [index for index, event in enumerate(out) if event[0] == "error"]
     assert errors in ([], [len(out) - 1]), f"an error must be the last event: {out}"
     return out
