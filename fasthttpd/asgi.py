@@ -32,9 +32,10 @@ DISCONNECT = {"type": "http.disconnect"}
 
 # RequestCycle.phase
 INITIAL = 0  # nothing sent
-STARTED = 1  # http.response.start received
-BODY_DONE = 2  # the last body part was sent; trailers may follow
-COMPLETE = 3  # the response is complete
+STARTED = 1  # http.response.start received, nothing written yet
+STREAMING = 2  # body parts are being written
+BODY_DONE = 3  # the last body part was sent; trailers may follow
+COMPLETE = 4  # the response is complete
 
 
 class AsgiHandler:
@@ -137,8 +138,8 @@ class RequestCycle:
         else:
             if stream.is_disconnected:
                 pass  # nobody to answer
-            elif self.phase == INITIAL:
-                logger.error("ASGI app returned without starting a response: %s %s",
+            elif self.phase <= STARTED:
+                logger.error("ASGI app returned without sending a response: %s %s",
                              stream.method, self.scope["path"])
                 self._respond_500()
             elif self.phase != COMPLETE:
@@ -164,7 +165,7 @@ class RequestCycle:
             observer = self.handler.state.observer
             if observer is not None:
                 observer.app_error(exc, stream.method, self.scope["path"])
-        if self.phase == INITIAL and not stream.is_disconnected:
+        if self.phase <= STARTED and not stream.is_disconnected:
             self._respond_500()
         elif self.phase != COMPLETE:
             self.phase = COMPLETE
@@ -208,7 +209,7 @@ class RequestCycle:
         stream = self.stream
         kind = message["type"]
         if kind == "http.response.body":
-            if self.phase != STARTED:
+            if self.phase != STREAMING and self.phase != STARTED:
                 self._out_of_order(kind)
             if stream.is_disconnected:
                 raise ClientDisconnected("the client has disconnected")
@@ -216,10 +217,13 @@ class RequestCycle:
             if type(body) is not bytes:
                 body = bytes(body)
             more_body = message.get("more_body", False)
+            must_drain = stream.send_body(body, more_body)
             self.size += len(body)
-            if not more_body:
+            if more_body:
+                self.phase = STREAMING
+            else:
                 self.phase = BODY_DONE if self.trailers else COMPLETE
-            if stream.send_body(body, more_body):
+            if must_drain:
                 await stream.drain()
         elif kind == "http.response.start":
             if self.phase != INITIAL:

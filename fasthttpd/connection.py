@@ -78,11 +78,6 @@ class Connection(asyncio.Protocol):
         else:
             self._select_driver(self._sniffed + data)
 
-    def eof_received(self) -> bool | None:
-        if self.driver is None:
-            return False
-        return self.driver.eof_received()  # type: ignore[func-returns-value]
-
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
         self.client.mark_closed(by_client=not self._closed_by_server)

@@ -130,9 +130,6 @@ class HttpDriver(abc.ABC):
     def connection_lost(self, exc: BaseException | None) -> None:
         """The transport is gone: wake every stream waiting on the client."""
 
-    def eof_received(self) -> None:
-        """The client half-closed; the connection then closes."""
-
     def pause_writing(self) -> None:
         """The transport's write buffer is above its high-water mark."""
 

@@ -172,10 +172,9 @@ class Http1Stream(HttpStream):
             raise ClientDisconnected("the client closed the connection")
         driver = self.driver
         if not self._head_sent:
-            self._head_sent = True
-            flags = self.request_flags()
             out, framing, content_length, keep_alive = driver.serializer.serialize_response(
-                self._status, self._headers, data, more_body, flags)
+                self._status, self._headers, data, more_body, self.request_flags())
+            self._head_sent = True
             self._framing = framing
             self._keep_alive = keep_alive
             self.bytes_sent = len(data)
@@ -397,6 +396,12 @@ class Http1Driver(HttpDriver):
             broken.lose_connection()
             if broken is not self.queue[0]:
                 self._drop(broken)
+            elif broken._head_sent:  # too late for a status: truncate instead
+                self.abort()
+                return
+            else:  # its app is running: the error is its answer
+                broken.complete = True
+                self._drop(broken)
         if self.queue:  # responses owed to earlier requests go out first
             self._pending_error = error
         else:
@@ -562,14 +567,6 @@ class Http1Driver(HttpDriver):
     def _close_now(self) -> None:
         self.closing = True
         self.connection.close()
-
-    def eof_received(self) -> bool:
-        """The client half-closed: finish what is owed (not on TLS), then close."""
-        if self.receiving is not None and not self.receiving._body_complete:
-            self.receiving.lose_connection()
-            self.receiving = None
-        self.closing = True
-        return bool(self.queue) and not self.client.is_encrypted
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closing = True
