@@ -392,11 +392,13 @@ def test_workers_are_recycled_after_their_ttl() -> None:
 
 
 def test_a_worker_above_the_memory_limit_is_recycled() -> None:
-    # A worker with the app loaded takes a few tens of MB: 150 MB leaves room, and
-    # the one asked to hold 200 MB more goes over.
-    with run_pool("--worker-max-rss", "150", workers=2) as pool:
+    # A worker with the app loaded takes a few tens of MB: 100 MB leaves room, and
+    # the one asked to hold 120 MB more goes over.
+    with run_pool("--worker-max-rss", "100", workers=2) as pool:
         before = pool.worker_pids()
-        grown = int(pool.get("/grow?mb=200").text)
+        rss = max(psutil.Process(pid).memory_info().rss for pid in before)
+        assert rss < 80 * 2**20, "the test's premise: a fresh worker is well below 100 MB"
+        grown = int(httpx.get(pool.url + "/grow?mb=120", timeout=15).text)
         wait_for(lambda: grown not in pool.worker_pids(), 15.0, "the grown worker to retire")
         pool.wait_ready(15.0)
         after = pool.worker_pids()

@@ -26,8 +26,9 @@ async def app(scope, receive, send):
     if path == "/sleep":
         await asyncio.sleep(float(query.get("s", "1")))
     elif path == "/grow":
-        # Touch every page so the memory is resident, not just reserved.
-        HELD.append(bytearray(b"x" * (int(query.get("mb", "100")) * 1024 * 1024)))
+        block = bytearray(int(query.get("mb", "100")) * 1024 * 1024)
+        block[::4096] = b"x" * len(range(0, len(block), 4096))  # make every page resident
+        HELD.append(block)
     elif path == "/block":
         time.sleep(float(query.get("s", "30")))
     status = 404 if path == "/missing" else 200
