@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> None:
 def run(argv: list[str] | None = None) -> int:
     config = config_from_command_line(argv)
     try:
-        if config.workers > 1 or config.reload:
+        # The admin listener lives in the supervisor, so it implies a pool (of one).
+        if config.workers > 1 or config.reload or config.admin_port is not None:
             return run_supervised(config)
         return run_single_process(config)
     except KeyboardInterrupt:
@@ -96,9 +97,12 @@ def run_single_process(config: Config) -> int:
     from fasthttpd.sockets import BindError, bind_sockets
 
     configure_logging(config)
+    from fasthttpd.workers.activation import activated_sockets
+
     try:
         app = load_app(config)
-        sockets = bind_sockets(config)
+        check_tls_files(config)
+        sockets = activated_sockets() or bind_sockets(config)
     except (AppLoadError, BindError) as exc:
         fail(str(exc), RUNTIME_ERROR)
     # Imported once the app loaded: the user's mistakes are reported before the
@@ -106,6 +110,21 @@ def run_single_process(config: Config) -> int:
     from fasthttpd.server import Server
 
     return Server(config, app).run(sockets)
+
+
+def check_tls_files(config: Config) -> None:
+    """A certificate or key that cannot be loaded is a one-line error, before serving."""
+    if not config.is_tls:
+        return
+    import ssl
+
+    from fasthttpd.sockets import BindError
+    from fasthttpd.tls import create_ssl_context
+
+    try:
+        create_ssl_context(config)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise BindError(f"TLS: cannot load the certificate or key: {exc}") from None
 
 
 def run_supervised(config: Config) -> int:

@@ -109,6 +109,11 @@ class Server:
         if self._shutdown is not None:
             self._shutdown.set()
 
+    def force_shutdown(self) -> None:
+        """Shut down without waiting for in-flight requests (a second signal)."""
+        self._force = True
+        self.request_shutdown()
+
     # Listening.
     async def _listen(self, sockets: list[socket.socket] | None) -> None:
         config = self.config
@@ -171,8 +176,7 @@ class Server:
             self.request_shutdown()
         else:
             logger.warning("second signal: forcing exit")
-            self._force = True
-            self.request_shutdown()
+            self.force_shutdown()
 
 
 def new_event_loop(kind: str) -> asyncio.AbstractEventLoop:
