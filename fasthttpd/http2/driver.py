@@ -219,7 +219,14 @@ class Http2Driver(HttpDriver):
         if now >= self.window_end:
             self.window_end = now + 1.0
             self.resets = self.control_frames = 0
+        # Until the final flush below, whatever the events make us send waits for it.
         self.in_receive = True
+        try:
+            self._receive(data)
+        finally:
+            self.in_receive = False
+
+    def _receive(self, data: bytes) -> None:
         try:
             events = self.h2.receive_data(data)
         except ProtocolError as exc:
@@ -227,8 +234,6 @@ class Http2Driver(HttpDriver):
             logger.debug("HTTP/2 connection error from %s: %s", self.client.remote_address, exc)
             self._terminate(None)
             return
-        finally:
-            self.in_receive = False
         for event in events:
             kind = type(event)
             if kind is DataReceived:
