@@ -1,5 +1,7 @@
 # Layouts of the compiled HTTP/1.1 request parser's classes (see _parser.pyx).
 
+from cpython.ref cimport PyObject
+
 
 cdef class Request:
     cdef readonly bytes method
@@ -41,9 +43,13 @@ cdef class RequestParser:
     cdef Py_ssize_t section_bytes  # complete lines of the head or trailers not yet emitted
     cdef Py_ssize_t leading_bytes  # empty lines before the request line
 
+    # Field lines of the head or trailer section being read (owned references).
+    cdef PyObject** fields
+    cdef Py_ssize_t field_len
+    cdef Py_ssize_t field_capacity
+
     # The message being parsed.
     cdef Request request
-    cdef list trailers
     cdef bint is_http11
     cdef bint is_connect
     cdef Py_ssize_t field_count
@@ -70,7 +76,7 @@ cdef class RequestParser:
     cdef bint _start_request(self, const unsigned char* method, Py_ssize_t method_len,
                              const unsigned char* target, Py_ssize_t target_len) except -1
     cdef Py_ssize_t _parse_field_line(self, const unsigned char* p, Py_ssize_t pos,
-                                      Py_ssize_t n, list fields) except -2
+                                      Py_ssize_t n) except -2
     cdef int _apply_header(self, int kind, const unsigned char* v, Py_ssize_t vlen,
                            bytes value) except -1
     cdef int _finish_head(self) except -1
@@ -81,5 +87,8 @@ cdef class RequestParser:
     cdef int _finish_message(self) except -1
     cdef void _reset_message(self) noexcept
     cdef int _fail(self, int status, str reason) except -1
+    cdef int _push_field(self, tuple field) except -1
+    cdef list _take_fields(self)
+    cdef void _drop_fields(self) noexcept
     cdef int _buf_append(self, const unsigned char* p, Py_ssize_t n) except -1
     cdef void _buf_drop(self, Py_ssize_t n) noexcept

@@ -40,8 +40,8 @@ from cpython.bytes cimport (
     PyBytes_FromStringAndSize,
     PyBytes_GET_SIZE,
 )
-from cpython.list cimport PyList_GET_SIZE
-from cpython.ref cimport PyObject
+from cpython.list cimport PyList_New
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
 from libc.stdlib cimport free, realloc
 from libc.stdint cimport uint64_t
 from libc.string cimport memchr, memcmp, memcpy, memmove, memset
@@ -310,43 +310,62 @@ cdef inline uint64_t _load_word(const unsigned char* p, Py_ssize_t readable) noe
     return word
 
 
-cdef inline object _field_name(const unsigned char* p, Py_ssize_t length, Py_ssize_t readable,
-                               int* kind):
-    """The lower-cased name: interned for common names, a new object otherwise.
+cdef inline object _known_field_name(const unsigned char* p, Py_ssize_t length,
+                                     Py_ssize_t readable, int* kind):
+    """The interned lower-cased name when p[0:length] is a common name, else None.
 
-    The lookup compares whole words of the name with every byte OR-ed with 0x20:
-    that lower-cases letters, and since the common names hold only [a-z0-9-] and
-    the name is known to be a token, no other token byte can OR into a match.
-    `readable`: how many bytes from p may be read (the name is followed by more of
-    its line, so whole words can usually be loaded).
+    The comparison is a word at a time, with every byte OR-ed with 0x20: that
+    lower-cases letters, and the common names hold only [a-z0-9-], whose other
+    preimages are control bytes, which are ruled out first. So a match also
+    proves that the name is a valid token. `readable`: how many bytes from p may
+    be read (the rest of the line follows the name, so whole words can usually
+    be loaded).
     """
     cdef uint64_t words[NAME_WORDS]
+    cdef uint64_t raw, tail, controls = 0
     cdef Py_ssize_t k, count
     cdef int idx
-    cdef bytes name
-    cdef char* q
-    kind[0] = K_OTHER
-    if length <= MAX_KNOWN_NAME:
-        count = (length + 7) >> 3
-        for k in range(count):
-            words[k] = _load_word(p + 8 * k, readable - 8 * k) | 0x2020202020202020ULL
-        # The padding of the last word is zero in the table: clear it again.
-        words[count - 1] &= TAIL_MASK[length - 8 * (count - 1)]
-        idx = NAME_SLOT[_name_hash(p[0] | 0x20, p[length - 1] | 0x20, length)]
-        while idx >= 0:
-            if KNOWN_LENGTH[idx] == length:
-                for k in range(count):
-                    if words[k] != KNOWN_WORDS[idx][k]:
-                        break
-                else:
-                    kind[0] = KNOWN_KIND[idx]
-                    return <object>KNOWN_OBJ[idx]
-            idx = KNOWN_NEXT[idx]
-    name = PyBytes_FromStringAndSize(NULL, length)
-    q = PyBytes_AS_STRING(name)
+    if length == 0 or length > MAX_KNOWN_NAME:
+        return None
+    count = (length + 7) >> 3
+    for k in range(count):
+        raw = _load_word(p + 8 * k, readable - 8 * k)
+        if k == count - 1:
+            # Bytes past the name: 0xFF for the control check, zero in the key.
+            tail = TAIL_MASK[length - 8 * k]
+            raw = (raw & tail) | ~tail
+            words[k] = (raw | 0x2020202020202020ULL) & tail
+        else:
+            words[k] = raw | 0x2020202020202020ULL
+        controls |= (raw - 0x2020202020202020ULL) & ~raw
+    if controls & 0x8080808080808080ULL:
+        return None
+    idx = NAME_SLOT[_name_hash(p[0] | 0x20, p[length - 1] | 0x20, length)]
+    while idx >= 0:
+        if KNOWN_LENGTH[idx] == length:
+            for k in range(count):
+                if words[k] != KNOWN_WORDS[idx][k]:
+                    break
+            else:
+                kind[0] = KNOWN_KIND[idx]
+                return <object>KNOWN_OBJ[idx]
+        idx = KNOWN_NEXT[idx]
+    return None
+
+
+cdef inline bytes _lower_bytes(const unsigned char* p, Py_ssize_t length):
+    cdef bytes name = PyBytes_FromStringAndSize(NULL, length)
+    cdef char* q = PyBytes_AS_STRING(name)
+    cdef Py_ssize_t k
     for k in range(length):
         q[k] = LOWER[p[k]]
     return name
+
+
+cdef extern from "Python.h":
+    # PyList_SET_ITEM with a reference we own and hand over (Cython's own
+    # declaration takes an `object` and would add a reference of its own).
+    void _list_set_owned "PyList_SET_ITEM"(object, Py_ssize_t, PyObject*)
 
 
 cdef extern from *:
@@ -404,6 +423,15 @@ cdef inline bint _equals_lower(const unsigned char* p, Py_ssize_t length, const 
         if LOWER[p[k]] != <unsigned char>lower[k]:
             return False
     return True
+
+
+cdef inline bint _all_tchar(const unsigned char* p, Py_ssize_t length) noexcept:
+    """True when p[0:length] is a non-empty run of token characters."""
+    cdef unsigned char every = length > 0
+    cdef Py_ssize_t k
+    for k in range(length):
+        every &= TCHAR[p[k]]
+    return every
 
 
 cdef inline Py_ssize_t _skip_ows(const unsigned char* p, Py_ssize_t i, Py_ssize_t end) noexcept:
@@ -489,6 +517,9 @@ cdef class RequestParser:
         self.buf = NULL
         self.buf_len = 0
         self.buf_capacity = 0
+        self.fields = NULL
+        self.field_len = 0
+        self.field_capacity = 0
 
     def __init__(
         self,
@@ -517,6 +548,8 @@ cdef class RequestParser:
 
     def __dealloc__(self):
         free(self.buf)
+        self._drop_fields()
+        free(self.fields)
 
     # -- public API ---------------------------------------------------------
 
@@ -722,7 +755,7 @@ cdef class RequestParser:
                 pos += 2
                 self._finish_head()
                 return pos
-            end = self._parse_field_line(p, pos, n, self.request.headers)
+            end = self._parse_field_line(p, pos, n)
             if end < 0:
                 return pos
             self.section_bytes += end - pos
@@ -878,7 +911,6 @@ cdef class RequestParser:
         request.method = method_obj
         request.target = target_obj
         request.http_version = VERSION_11 if self.is_http11 else VERSION_10
-        request.headers = []
         request.framing = _FRAMING_NONE
         request.content_length = -1
         request.upgrade = None
@@ -887,7 +919,7 @@ cdef class RequestParser:
         return True
 
     cdef Py_ssize_t _parse_field_line(self, const unsigned char* p, Py_ssize_t pos,
-                                      Py_ssize_t n, list fields) except -2:
+                                      Py_ssize_t n) except -2:
         """field-name ":" OWS field-value OWS CRLF (RFC 9112 5, RFC 9110 5.5).
 
         The line does not start with CR (the caller handles the empty line).
@@ -896,6 +928,7 @@ cdef class RequestParser:
         cdef Py_ssize_t hard = pos + self.max_header_size
         cdef Py_ssize_t stop = n if n < hard else hard
         cdef Py_ssize_t i = pos, name_end, value_start, value_end
+        cdef const unsigned char* colon
         cdef unsigned char c
         cdef int kind
         cdef object name
@@ -910,8 +943,19 @@ cdef class RequestParser:
             # first field line).
             self._fail(400, "obs-fold or whitespace at the start of a field line")
             return -1
-        while i < stop and TCHAR[p[i]]:
-            i += 1
+        # Find the colon; a common name checks itself in the lookup, another one
+        # is checked without a branch per byte. The byte-by-byte scan decides
+        # every other case (and which error it is).
+        kind = K_OTHER
+        name = None
+        colon = <const unsigned char*>memchr(p + pos, c':', stop - pos)
+        if colon != NULL:
+            name = _known_field_name(p + pos, colon - (p + pos), n - pos, &kind)
+        if name is not None or (colon != NULL and _all_tchar(p + pos, colon - (p + pos))):
+            i = colon - p
+        else:
+            while i < stop and TCHAR[p[i]]:
+                i += 1
         if i == n:
             return -1
         c = p[i]
@@ -957,9 +1001,10 @@ cdef class RequestParser:
 
         self.field_count += 1
         value_end = _strip_ows_end(p, value_start, i)
-        name = _field_name(p + pos, name_end - pos, n - pos, &kind)
+        if name is None:
+            name = _lower_bytes(p + pos, name_end - pos)
         value = _bytes(p + value_start, value_end - value_start)
-        fields.append((name, value))
+        self._push_field((name, value))
         if kind != K_OTHER and self.state == S_HEAD:
             if self._apply_header(kind, p + value_start, value_end - value_start, value):
                 return -1
@@ -1094,6 +1139,7 @@ cdef class RequestParser:
                 request.upgrade = self.upgrade_value
         else:
             request.keep_alive = self.conn_keep_alive and not self.conn_close
+        request.headers = self._take_fields()
         self.events.append(request)
         self.consumed += self.section_bytes
         self.section_bytes = 0
@@ -1254,9 +1300,7 @@ cdef class RequestParser:
                 self.section_bytes += 2
                 self._finish_message()
                 return pos + 2
-            if self.trailers is None:
-                self.trailers = []
-            end = self._parse_field_line(p, pos, n, self.trailers)
+            end = self._parse_field_line(p, pos, n)
             if end < 0:
                 return pos
             self.section_bytes += end - pos
@@ -1265,11 +1309,11 @@ cdef class RequestParser:
 
     cdef int _finish_message(self) except -1:
         cdef EndOfMessage end_of_message
-        if self.trailers is None:
+        if self.field_len == 0:
             self.events.append(END_OF_MESSAGE)
         else:
             end_of_message = EndOfMessage.__new__(EndOfMessage)
-            end_of_message.trailers = self.trailers
+            end_of_message.trailers = self._take_fields()
             self.events.append(end_of_message)
         self.consumed += self.section_bytes
         self.section_bytes = 0
@@ -1281,7 +1325,6 @@ cdef class RequestParser:
 
     cdef void _reset_message(self) noexcept:
         self.request = None
-        self.trailers = None
         self.is_http11 = False
         self.is_connect = False
         self.field_count = 0
@@ -1303,8 +1346,42 @@ cdef class RequestParser:
     cdef int _fail(self, int status, str reason) except -1:
         self.state = S_DEAD
         self.section_bytes = 0
+        self._drop_fields()
         self.events.append(HttpParseError(status, reason))
         return 0
+
+    # -- the field lines of the head or trailers being read ------------------
+    # Kept in a C array and turned into a list of the exact size at the end of
+    # the section: cheaper than growing a list one append at a time.
+
+    cdef int _push_field(self, tuple field) except -1:
+        cdef Py_ssize_t capacity
+        cdef PyObject** grown
+        if self.field_len == self.field_capacity:
+            capacity = max(16, 2 * self.field_capacity)
+            grown = <PyObject**>realloc(self.fields, capacity * sizeof(PyObject*))
+            if grown == NULL:
+                raise MemoryError()
+            self.fields = grown
+            self.field_capacity = capacity
+        Py_INCREF(field)
+        self.fields[self.field_len] = <PyObject*>field
+        self.field_len += 1
+        return 0
+
+    cdef list _take_fields(self):
+        cdef list fields = PyList_New(self.field_len)
+        cdef Py_ssize_t k
+        for k in range(self.field_len):
+            _list_set_owned(fields, k, self.fields[k])
+        self.field_len = 0
+        return fields
+
+    cdef void _drop_fields(self) noexcept:
+        cdef Py_ssize_t k
+        for k in range(self.field_len):
+            Py_DECREF(<object>self.fields[k])
+        self.field_len = 0
 
     # -- the buffer ---------------------------------------------------------
 

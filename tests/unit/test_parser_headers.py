@@ -72,6 +72,12 @@ def test_control_characters_in_values_are_rejected(parse_error, byte):
     b"X\x7fA: v\r\n",
     b"\xc3\xa9: v\r\n",
     b"[X]: v\r\n",
+    # Control bytes that equal a common name's bytes once 0x20 is OR-ed in.
+    b"User\rAgent: v\r\n",
+    b"Content\x0dLength: 0\r\n",
+    b"Content-MD\x15: v\r\n",
+    b"Sec-Fetch\x0dDest: v\r\n",
+    b"\x08ost: v\r\n",
 ])
 def test_invalid_field_names_are_rejected(parse_error, line):
     assert parse_error(get(line)) == 400
