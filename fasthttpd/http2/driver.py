@@ -184,8 +184,9 @@ class Http2Driver(HttpDriver):
         self.receiving = 0  # streams whose request body is still arriving
         self.idle_since = self.loop.time()
         self.timer: Any = None
-        self.tick = max(0.05, min(1.0, config.timeout_keep_alive, config.h2_send_timeout,
-                                  config.timeout_request_body) / 4)
+        # Once a second by default; finer only when a deadline is shorter than 4 s.
+        self.tick = min(1.0, max(0.05, min(config.timeout_keep_alive, config.h2_send_timeout,
+                                           config.timeout_request_body) / 4))
         self.window_end = 0.0
         self.resets = 0
         self.control_frames = 0

@@ -574,3 +574,20 @@ def test_h2c_upgrade_hand_off() -> None:
         sid = peer.request("/next")
         assert (await peer.response(sid)).body.startswith(b"GET /next")
     run(main())
+
+
+def test_response_header_injection_is_refused() -> None:
+    """A CR LF in a response header never reaches the wire: a 500 goes out instead."""
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"x-bad", b"line\r\ninjected: yes")]})
+        await send({"type": "http.response.body", "body": b"never"})
+
+    async def main() -> None:
+        peer = Peer(app)
+        sid = peer.request("/")
+        resp = await peer.response(sid)
+        assert resp.status == 500 and resp.ended
+        assert b"x-bad" not in resp.headers and b"injected" not in resp.headers
+        assert not peer.conn.closed
+    run(main())
