@@ -3,18 +3,22 @@
 Theory of operation. Every received chunk goes through the sans-IO parser, which
 returns events. A `Request` event becomes an `Http1Stream`, appended to `queue`;
 body chunks and the `EndOfMessage` go to `receiving`, the stream whose body is being
-read. Responses are written strictly in request order (RFC 9112 9.3.2), so only the
-stream at the head of `queue` is handed to the application; the next one is
-dispatched when its response completes. The response head is held back until the
-first body part so that a small response leaves in one `transport.write`.
+read. Responses leave strictly in request order (RFC 9112 9.3.2). The stream at the
+head of `queue` always runs; a pipelined request behind it runs at once too when it
+and every request before it are safe and body-less (9.3.2 allows parallel
+processing of safe methods), its output held until its turn. Responses that become
+ready in one loop iteration while more are queued leave in one `transport.write`.
+A response head is held back until the first body part, so that a small response
+is one write.
 
 One timer per connection enforces the deadline of the current state (head,
-body gap, keep-alive idle); moving the deadline is a float store, and the timer
-re-arms itself lazily when it fires early.
+body gap, keep-alive idle); moving the deadline later is a float store, and the
+timer re-arms itself lazily when it fires early.
 
 Backpressure: reading pauses while the receiving stream holds more than
-`BODY_BUFFER_LIMIT` unread bytes or too many pipelined requests wait; `send_body`
-asks its caller to `drain()` while the transport's write buffer is full.
+`BODY_BUFFER_LIMIT` unread bytes or more than `PIPELINE_LIMIT` requests wait;
+`send_body` asks its caller to `drain()` while the transport's write buffer is full
+or while the stream is not yet at the head of the queue.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ PIPELINE_LIMIT = 32
 # A body the app left unread is read and discarded up to this size so that the
 # connection can be reused; beyond it the connection closes instead (RFC 9112 9.6).
 DRAIN_LIMIT = 64 * 1024
+# Methods whose pipelined requests may run before earlier ones are answered.
+SAFE_METHODS = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE"))
 
 INFINITY = float("inf")
 
@@ -52,49 +58,58 @@ WAIT_HEAD = 0  # a request head is due (new connection, or partially received)
 WAIT_BODY = 1  # the next piece of a request body is due
 WAIT_IDLE = 2  # keep-alive: nothing in flight
 
+_METHOD_NAMES = {m: m.decode("ascii") for m in (
+    b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE", b"CONNECT")}
+
 
 class Http1Stream(HttpStream):
     """One HTTP/1.1 request and its response."""
 
     __slots__ = (
         "driver", "client", "method", "path", "query", "http_version", "headers", "scheme",
-        "request", "_chunks", "_buffered", "_body_complete", "_body_waiter",
-        "_disconnected", "_disconnect_waiter", "_continue_owed",
+        "request", "runs_ahead", "dispatched", "_chunks", "_buffered", "_body_complete",
+        "_body_waiter", "_disconnected", "_disconnect_waiter", "_continue_owed",
         "_status", "_headers", "_trailers", "_head_sent", "_framing", "_remaining",
-        "_keep_alive", "complete", "status", "bytes_sent",
+        "_keep_alive", "complete", "status", "_held", "_close_after", "_turn",
     )
 
     def __init__(self, driver: Http1Driver, request: Any) -> None:
         self.driver = driver
         self.client = driver.client
         self.request = request
-        self.method = request.method.decode("ascii")
+        method = request.method
+        self.method = _METHOD_NAMES.get(method) or method.decode("ascii")
         self.path = request.path
         self.query = request.query
         self.http_version = request.http_version
         self.headers = request.headers
         self.scheme = driver.client.scheme
-        self._chunks: deque[bytes] = deque()
+        body_less = request.framing == _FRAMING_NONE
+        self.runs_ahead = body_less and method in SAFE_METHODS and request.upgrade is None
+        self.dispatched = False
+        self._chunks: deque[bytes] | None = None
         self._buffered = 0
-        self._body_complete = request.framing == _FRAMING_NONE
+        self._body_complete = body_less
         self._body_waiter: asyncio.Future[None] | None = None
         self._disconnected = False
         self._disconnect_waiter: asyncio.Future[None] | None = None
         self._continue_owed = request.expect_continue
         self._head_sent = False
         self._trailers = False
-        self._framing = 0
-        self._remaining = 0
         self._keep_alive = request.keep_alive
         self.complete = False
         self.status = 0
-        self.bytes_sent = 0
+        self._held: list[bytes] | None = None  # output written before its turn
+        self._close_after = False
+        self._turn: asyncio.Future[None] | None = None
 
     # Request body, fed by the driver.
     def feed_body(self, data: bytes) -> None:
         if self.complete:  # response already sent: discarding an unread body
             self.driver.drained(len(data))
             return
+        if self._chunks is None:
+            self._chunks = deque()
         self._chunks.append(data)
         self._buffered += len(data)
         if self._buffered > BODY_BUFFER_LIMIT:
@@ -115,9 +130,15 @@ class Http1Stream(HttpStream):
     def lose_connection(self) -> None:
         self._disconnected = True
         self._wake_body()
-        waiter = self._disconnect_waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        for waiter in (self._disconnect_waiter, self._turn):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def take_turn(self) -> None:
+        """This stream reached the head of the queue."""
+        turn = self._turn
+        if turn is not None and not turn.done():
+            turn.set_result(None)
 
     # HttpStream: request side.
     @property
@@ -130,12 +151,13 @@ class Http1Stream(HttpStream):
 
     async def receive_body(self) -> tuple[bytes, bool] | None:
         while True:
-            if self._chunks:
-                data = self._chunks.popleft()
+            chunks = self._chunks
+            if chunks:
+                data = chunks.popleft()
                 self._buffered -= len(data)
                 if self._buffered <= BODY_BUFFER_LIMIT // 2:
                     self.driver.resume_body()
-                return data, not (self._body_complete and not self._chunks)
+                return data, not (self._body_complete and not chunks)
             if self._body_complete:
                 return b"", False
             if self._disconnected:
@@ -143,7 +165,7 @@ class Http1Stream(HttpStream):
             if self._continue_owed:
                 self._continue_owed = False
                 if not self._head_sent:
-                    self.driver.write(_CONTINUE)
+                    self.driver.emit(self, _CONTINUE)
             waiter = self._body_waiter = self.driver.loop.create_future()
             await waiter
 
@@ -159,7 +181,7 @@ class Http1Stream(HttpStream):
     def send_informational(self, status: int, headers: Headers) -> None:
         if self.http_version == "1.0":  # RFC 9110 15.2: no 1xx to HTTP/1.0 clients
             return
-        self.driver.write(self.driver.serializer.serialize_informational(status, headers))
+        self.driver.emit(self, self.driver.serializer.serialize_informational(status, headers))
 
     def start_response(self, status: int, headers: Headers, trailers: bool = False) -> None:
         self.status = status
@@ -177,7 +199,6 @@ class Http1Stream(HttpStream):
             self._head_sent = True
             self._framing = framing
             self._keep_alive = keep_alive
-            self.bytes_sent = len(data)
             if framing == _FRAMING_LENGTH:
                 self._remaining = content_length - len(data)
                 if self._remaining < 0:
@@ -185,7 +206,6 @@ class Http1Stream(HttpStream):
             elif framing == _FRAMING_CHUNKED and not more_body and not self._trailers:
                 out += _LAST_CHUNK
         else:
-            self.bytes_sent += len(data)
             framing = self._framing
             if framing == _FRAMING_CHUNKED:
                 out = driver.serializer.frame_chunk(data)
@@ -202,15 +222,13 @@ class Http1Stream(HttpStream):
                 out = data
         if more_body or self._trailers:
             if out:
-                driver.write(out)
-            return driver.write_paused
+                driver.emit(self, out)
+            return driver.write_paused or self._held is not None
         if self._framing == _FRAMING_LENGTH and self._remaining:
             # Shorter than its Content-Length: the client must see a truncated message.
             logger.warning("response to %s %s ended %d bytes short of its Content-Length",
                            self.method, self.path.decode("ascii", "replace"), self._remaining)
-            driver.write(out, close=True)
-            self._finish(closed=True)
-            return False
+            self._keep_alive = False
         self._finish_with(out)
         return False
 
@@ -225,19 +243,23 @@ class Http1Stream(HttpStream):
             self._finish_with(b"")
 
     def _finish_with(self, out: bytes) -> None:
-        close = not self._keep_alive or self.driver.closing
-        self.driver.write(out, close=close)
-        self._finish(closed=close)
-
-    def _finish(self, closed: bool) -> None:
+        driver = self.driver
+        close = not self._keep_alive or driver.closing
         self.complete = True
+        driver.emit(self, out, close)
         waiter = self._disconnect_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        self.driver.response_complete(self, closed)
+        driver.response_complete(self)
 
     async def drain(self) -> None:
-        await self.driver.drain()
+        driver = self.driver
+        while driver.queue and driver.queue[0] is not self and not self._disconnected:
+            turn = self._turn = driver.loop.create_future()
+            await turn
+        if self._disconnected:
+            raise ClientDisconnected("the client closed the connection")
+        await driver.drain()
 
     def abort(self) -> None:
         if not self.complete:
@@ -274,6 +296,7 @@ class Http1Driver(HttpDriver):
         "write", "connection", "queue", "receiving", "closing", "write_paused",
         "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer", "_timer_at",
         "_pending_error", "_drain_budget", "_request_type", "_end_type", "_upgrading",
+        "_out", "_waiting", "_unsafe", "_dispatching",
     )
 
     def __init__(self, state: ServerState, impl: ModuleType | None = None) -> None:
@@ -283,7 +306,6 @@ class Http1Driver(HttpDriver):
         impl = impl or http1
         self._request_type = impl.parser.Request
         self._end_type = impl.parser.EndOfMessage
-        self._upgrading: Http1Stream | None = None
         self.parser = impl.parser.RequestParser(
             max_request_line_size=config.limit_request_line,
             max_header_count=config.limit_request_fields,
@@ -291,7 +313,7 @@ class Http1Driver(HttpDriver):
             max_body_size=config.limit_request_body,
         )
         self.serializer = impl.serializer
-        self.queue: deque[Http1Stream] = deque()  # head: the stream being answered
+        self.queue: deque[Http1Stream] = deque()  # unanswered requests, in order
         self.receiving: Http1Stream | None = None  # whose body the parser is reading
         self.closing = False  # no new request will be answered
         self.write_paused = False
@@ -303,6 +325,11 @@ class Http1Driver(HttpDriver):
         self._timer_at = INFINITY
         self._pending_error: Any = None
         self._drain_budget = DRAIN_LIMIT
+        self._upgrading: Http1Stream | None = None
+        self._out: list[bytes] | None = None  # responses gathered for one write
+        self._waiting = 0  # queued streams not dispatched yet
+        self._unsafe = 0  # queued streams that may not run ahead of others
+        self._dispatching = False
 
     # HttpDriver.
     def setup(self, client: Client, on_message: OnMessage, write: Write,
@@ -339,17 +366,23 @@ class Http1Driver(HttpDriver):
 
     def _request_received(self, request: Any) -> None:
         stream = Http1Stream(self, request)
-        self.client.pending_request_count += 1
-        self.client.pending_response_count += 1
+        client = self.client
+        client.pending_request_count += 1
+        client.pending_response_count += 1
         self.receiving = stream
         queue = self.queue
         queue.append(stream)
+        if not stream.runs_ahead:
+            self._unsafe += 1
         if request.upgrade is not None and self._accepts_upgrade(stream):
             self._upgrading = stream  # switched once its (empty) body has ended
-        elif len(queue) == 1:
+        elif len(queue) == 1 or (not self._unsafe and not self._waiting):
+            stream.dispatched = True
             self.on_message(stream)
-        elif len(queue) > PIPELINE_LIMIT:
-            self._pause_reading(_PAUSED_PIPELINE)
+        else:
+            self._waiting += 1
+            if len(queue) > PIPELINE_LIMIT:
+                self._pause_reading(_PAUSED_PIPELINE)
 
     def _end_of_message(self) -> None:
         stream = self.receiving
@@ -405,21 +438,55 @@ class Http1Driver(HttpDriver):
         if self.queue:  # responses owed to earlier requests go out first
             self._pending_error = error
         else:
-            self.closing = True
-            self.write(self.serializer.serialize_error(error.status_code), close=True)
+            self._answer_and_close(error.status_code)
 
     def _drop(self, stream: Http1Stream) -> None:
         """Forget a request that was read but will never be answered."""
         self.queue.remove(stream)
         self.client.pending_response_count -= 1
+        if not stream.runs_ahead:
+            self._unsafe -= 1
+        if not stream.dispatched:
+            self._waiting -= 1
 
-    def response_complete(self, stream: Http1Stream, closed: bool) -> None:
+    # Writing, in request order.
+    def emit(self, stream: Http1Stream, data: bytes, close: bool = False) -> None:
+        """Write a stream's output now if it is its turn, else hold it."""
+        queue = self.queue
+        if not queue or stream is not queue[0]:
+            if stream._held is None:
+                stream._held = [data]
+            else:
+                stream._held.append(data)
+            stream._close_after = close
+            return
+        out = self._out
+        if out is not None:
+            out.append(data)
+            if close:
+                self._flush(close=True)
+        elif close or len(queue) == 1:
+            if close:
+                self.closing = True
+            self.write(data, close)
+        else:  # more responses are on their way: gather this iteration's output
+            self._out = [data]
+            self.loop.call_soon(self._flush)
+
+    def _flush(self, close: bool = False) -> None:
+        out = self._out
+        self._out = None
+        if close:
+            self.closing = True
+        if out is not None and not self.client.status:
+            self.write(b"".join(out), close)
+
+    def response_complete(self, stream: Http1Stream) -> None:
         self.client.pending_response_count -= 1
         queue = self.queue
-        if queue and queue[0] is stream:
-            queue.popleft()
-        if closed:
-            self.closing = True
+        if not queue or stream is not queue[0]:
+            return  # answered ahead of its turn: written when the turn comes
+        if self.closing:
             return
         if stream is self.receiving and not stream._body_complete:
             # The app answered without reading the whole body: discard what remains
@@ -430,28 +497,69 @@ class Http1Driver(HttpDriver):
                     and request.content_length - stream._buffered > DRAIN_LIMIT):
                 self._close_now()
                 return
-            stream._chunks.clear()
+            if stream._chunks:
+                stream._chunks.clear()
             self._drain_budget = DRAIN_LIMIT - stream._buffered
             self.resume_body()
+        self._advance()
+
+    def _advance(self) -> None:
+        """The head's response is written: move on to the next stream."""
+        queue = self.queue
+        while True:
+            done = queue.popleft()
+            if not done.runs_ahead:
+                self._unsafe -= 1
+            if not queue:
+                break
+            head = queue[0]
+            held = head._held
+            if held is not None:
+                head._held = None
+                self.emit(head, held[0] if len(held) == 1 else b"".join(held),
+                          head._close_after)
+                if self.closing:
+                    return
+            if not head.complete:
+                head.take_turn()
+                break
         if self._reading_paused_for & _PAUSED_PIPELINE and len(queue) <= PIPELINE_LIMIT // 2:
             self._resume_reading(_PAUSED_PIPELINE)
-        if queue:
-            self.on_message(queue[0])
+        if self._waiting:
+            self._dispatch_waiting()
+        elif queue:
+            return
         elif self._pending_error is not None:
-            self.closing = True
-            self.write(self.serializer.serialize_error(self._pending_error.status_code),
-                       close=True)
+            self._answer_and_close(self._pending_error.status_code)
         elif self.closing:
             self._close_now()
         elif self.receiving is None and self.parser.is_idle:
             self._set_deadline(WAIT_IDLE, self.config.timeout_keep_alive)
+
+    def _dispatch_waiting(self) -> None:
+        """Run the head if it waits, and every safe stream behind it if all are safe."""
+        if self._dispatching:
+            return  # an outer call is walking the queue
+        self._dispatching = True
+        try:
+            while self._waiting and not self.closing:
+                queue = self.queue
+                if queue[0].dispatched and self._unsafe:
+                    return
+                for stream in queue:
+                    if not stream.dispatched:
+                        break
+                self._waiting -= 1
+                stream.dispatched = True
+                self.on_message(stream)
+        finally:
+            self._dispatching = False
 
     def drained(self, size: int) -> None:
         """Body bytes of a finished request arrived and were discarded."""
         self._drain_budget -= size
         if self._drain_budget < 0:
             self._close_now()
-
 
     # Reading backpressure.
     def pause_body(self) -> None:
@@ -547,18 +655,22 @@ class Http1Driver(HttpDriver):
                 self._answer_and_close(408)
 
     def _answer_and_close(self, status: int) -> None:
+        data = self.serializer.serialize_error(status)
+        if self._out:  # responses owed before it, gathered for one write
+            data = b"".join(self._out) + data
+        self._out = None
         self.closing = True
-        self.write(self.serializer.serialize_error(status), close=True)
+        self.write(data, close=True)
 
     # Ending.
     def stop(self) -> None:
-        """Graceful shutdown: answer the request in progress (with Connection: close)."""
+        """Graceful shutdown: answer the requests already running, then close."""
         self.closing = True
+        for stream in list(self.queue):
+            if not stream.dispatched:  # read but never started: dropped
+                self._drop(stream)
         if not self.queue:
             self._close_now()
-        else:
-            for stream in list(self.queue)[1:]:  # read but not started: dropped
-                self._drop(stream)
 
     def abort(self) -> None:
         self.closing = True

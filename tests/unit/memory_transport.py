@@ -28,6 +28,7 @@ class MemoryTransport(asyncio.Transport):
         self.protocol = protocol
         self.loop = loop
         self.written = bytearray()
+        self.write_calls = 0
         self.closed = False
         self.aborted = False
         self.reading_paused = False
@@ -36,6 +37,7 @@ class MemoryTransport(asyncio.Transport):
     def write(self, data: bytes) -> None:
         assert not self.closed, "write after close"
         self.written += data
+        self.write_calls += 1
 
     def close(self) -> None:
         if not self.closed:

@@ -82,6 +82,61 @@ def test_pipelined_requests_are_answered_in_order(impl):
     run(main())
 
 
+def test_pipelined_safe_requests_run_in_parallel_answered_in_order(impl):
+    events = []
+
+    async def app(scope, receive, send):
+        events.append(("start", scope["path"]))
+        if scope["path"] == "/slow":
+            await asyncio.sleep(0.05)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": scope["path"].encode()})
+        events.append(("end", scope["path"]))
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n" + b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\n"
+               + b"POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        await asyncio.sleep(0.1)
+        await h.settle()
+        # /fast ran while /slow slept; /post (unsafe) waited for both.
+        assert events.index(("end", "/fast")) < events.index(("end", "/slow"))
+        assert events.index(("start", "/post")) > events.index(("end", "/slow"))
+        assert [r.body for r in h.responses()] == [b"/slow", b"/fast", b"/post"]
+    run(main())
+
+
+def test_pipelined_responses_leave_in_few_writes(impl):
+    async def main():
+        h = Harness(hello_app, impl)
+        h.send(GET * 16)
+        await h.settle()
+        responses = h.responses()
+        assert len(responses) == 16 and all(r.body == b"Hello, world!" for r in responses)
+        assert h.transport.write_calls <= 3
+    run(main())
+
+
+def test_streamed_response_behind_the_head_waits_for_its_turn(impl):
+    async def app(scope, receive, send):
+        if scope["path"] == "/first":
+            await asyncio.sleep(0.05)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(3):
+            await send({"type": "http.response.body", "body": b"%s%d;" % (scope["path"].encode(), i),
+                        "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+        await asyncio.sleep(0.1)
+        await h.settle()
+        bodies = [r.body for r in h.responses()]
+        assert bodies == [b"/first0;/first1;/first2;", b"/second0;/second1;/second2;"]
+    run(main())
+
+
 def test_request_body_content_length_and_chunked(impl):
     async def main():
         h = Harness(echo_app, impl)
