@@ -224,8 +224,8 @@ cdef void _init_known_names():
     cdef unsigned int h
     cdef bytes name
     assert KNOWN_COUNT <= MAX_KNOWN
-    for h in range(NAME_SLOTS):
-        NAME_SLOT[h] = -1
+    for i in range(NAME_SLOTS):
+        NAME_SLOT[i] = -1
     for i in range(KNOWN_COUNT):
         name = KNOWN_NAMES[i][0]
         length = len(name)
@@ -784,7 +784,12 @@ cdef class RequestParser:
             self._fail(414, "request line too long")
             return -1
         if c != SP or i == pos:
-            self._fail(400, "invalid method")
+            if c == LF:
+                self._fail(400, "bare LF in request head")
+            elif c == CR:
+                self._fail(400, "request line without a target and version")
+            else:
+                self._fail(400, "invalid method")
             return -1
         i += 1
         target_start = i

@@ -197,3 +197,19 @@ def test_take_unparsed_without_upgrade_returns_the_incomplete_bytes(parser_modul
     parser = parser_module.RequestParser()
     parser.feed(GET[:9])
     assert parser.take_unparsed() == GET[:9]
+
+
+@pytest.mark.parametrize(("data", "status", "words"), [
+    (b"GET / HTTP/1.1\nHost: a\r\n\r\n", 400, "bare LF"),
+    (b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", 400, "bare CR"),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 400,
+     "Content-Length"),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, "Host"),
+    (b"GET / HTTP/1.1\r\n\r\n", 400, "Host"),
+    (b"GET / HTTP/1.1\r\nHost: a\r\nX-A : b\r\n\r\n", 400, "colon"),
+    (b"GET / HTTP/2.0\r\n\r\n", 505, "version"),
+])
+def test_error_reasons_name_the_problem(parser_module, data, status, words):
+    error = parser_module.RequestParser().feed(data)[-1]
+    assert error.status_code == status
+    assert words.lower() in error.reason.lower()
