@@ -84,6 +84,17 @@ def test_body_chunks_come_out_as_they_arrive(parser_module):
     assert events[0] == b"hij" and isinstance(events[1], parser_module.EndOfMessage)
 
 
+def test_chunk_data_comes_out_as_it_arrives(parser_module):
+    parser = parser_module.RequestParser()
+    events = parser.feed(chunked(b"a\r\nhel"))
+    assert isinstance(events[0], parser_module.Request) and events[1:] == [b"hel"]
+    assert parser.feed(b"lo") == [b"lo"]
+    assert parser.feed(b"worl") == [b"worl"]
+    assert parser.feed(b"d\r") == [b"d"]
+    assert parser.feed(b"\n0\r\n") == []
+    assert isinstance(parser.feed(b"\r\n")[0], parser_module.EndOfMessage)
+
+
 # -- Transfer-Encoding (RFC 9112 6.1, 6.3) --------------------------------------------
 
 CHUNKED_BODY = b"5\r\nhello\r\n0\r\n\r\n"
