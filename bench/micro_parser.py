@@ -34,7 +34,7 @@ import httptools
 from fasthttpd import _parser as compiled_parser
 from fasthttpd.http1 import fallback_parser
 
-# A Firefox navigation request: 9 header fields, 380 bytes.
+# A Firefox navigation request: 9 header fields, 395 bytes.
 REQUEST = (
     b"GET /search?q=fast+http&lang=en HTTP/1.1\r\n"
     b"Host: example.com\r\n"
