@@ -151,6 +151,7 @@ def machine() -> dict[str, object]:
         "os": platform.platform(),
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
+        "load_average": " ".join(f"{value:.2f}" for value in os.getloadavg()),
     }
 
 

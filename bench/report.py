@@ -33,6 +33,11 @@ TARGETS = [
      "idle keep-alive connections cost less memory than uvicorn"),
     ("h2c", "hypercorn", 2.5, False, "HTTP/2 (h2load -c32 -m16) at least 2.5x hypercorn"),
 ]
+# (microbenchmark module, result key, minimum ratio, wording) from issue 4.
+MICRO_TARGETS = [
+    ("bench.micro_h2", "ratio_driver_to_h2", 0.75,
+     "HTTP/2 driver at least 75% of the h2 library alone (microbenchmark)"),
+]
 
 
 def build(*, scenarios: list[Scenario], cells: dict[str, dict[str, Cell]],
@@ -93,8 +98,18 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             status = "met"
         else:
             status = "not met"
+        if key == "idle-memory":
+            wording += (f" (measured with {results['settings'].get('idle_connections'):,} "
+                        "connections; the issue names 10,000)")
         evaluated.append({"scenario": key, "peer": peer, "minimum": minimum,
                           "target": wording, "advantage": value, "status": status})
+    for module, key, minimum, wording in MICRO_TARGETS:
+        outcome = results["micro"].get(module, {})
+        value = outcome.get("result", {}).get(key) if outcome.get("status") == "ok" else None
+        status = "not measured" if value is None else ("met" if value >= minimum else "not met")
+        evaluated.append({"micro": module, "key": key, "minimum": minimum, "target": wording,
+                          "advantage": None if value is None else round(value, 3),
+                          "status": status})
     return evaluated
 
 
@@ -192,6 +207,13 @@ def _flatten(prefix: str, value: Any, into: list[tuple[str, Any]]) -> None:
     if isinstance(value, dict):
         for key, inner in value.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), inner, into)
+    elif isinstance(value, list) and all(isinstance(item, dict) and item for item in value):
+        for index, item in enumerate(value):
+            # Rows are named by their first field when it is a plain value (workers=2).
+            first_key, first_value = next(iter(item.items()))
+            label = (f"{first_key}={first_value}" if isinstance(first_value, (str, int))
+                     else str(index))
+            _flatten(f"{prefix}[{label}]", item, into)
     else:
         into.append((prefix, value))
 
@@ -231,17 +253,18 @@ def setup_text(results: dict[str, Any]) -> str:
     peers = ", ".join(f"{name} {versions.get(name, '?')}" for name in
                       ("uvicorn", "granian", "hypercorn"))
     mode = "quick" if settings["quick"] else "full"
-    return (f"{mode} run of {results['started']} ({results['elapsed_s']:.0f} s): "
+    return (f"- Run: {mode}, {results['started']} ({results['elapsed_s']:.0f} s); "
             f"{settings['rounds']} interleaved round(s) of {settings['duration_s']} s per "
             f"server and scenario after a {settings['warmup_s']} s warm-up, medians; "
             f"{settings['pinning']}.\n"
-            f"Machine: {machine['cpu_model']}, {machine['usable_cores']} usable cores, "
+            f"- Machine: {machine['cpu_model']}, {machine['usable_cores']} usable cores, "
             f"{machine['memory_gib']} GiB, Linux {machine['kernel']}, Python "
-            f"{machine['python']}.\n"
-            f"Servers: fasthttpd {str(ours['commit'])[:12]}"
+            f"{machine['python']}; load average {machine.get('load_average', '?')} at the "
+            "start (other work on the machine shows up here).\n"
+            f"- Servers: fasthttpd {str(ours['commit'])[:12]}"
             f"{' (with uncommitted changes)' if ours['uncommitted_changes'] else ''}, HTTP/1.1 "
             f"{ours['http1_implementation']}; {peers} (httptools {versions.get('httptools')}, "
-            f"uvloop {versions.get('uvloop')}, h2 {versions.get('h2')}). Tools: "
+            f"uvloop {versions.get('uvloop')}, h2 {versions.get('h2')}).\n- Tools: "
             f"{versions.get('wrk')}; {versions.get('h2load')}.")
 
 

@@ -29,6 +29,7 @@ import psutil
 
 KEEP_ALIVE_SECONDS = 300
 OPEN_FILES_WANTED = 65536
+GRANIAN_BACKPRESSURE = 16384
 
 # Features a scenario may need; a server lists the ones it has.
 H1 = "h1"
@@ -82,11 +83,16 @@ def _uvicorn(python: str, launch: Launch) -> list[str]:
 
 
 def _granian(python: str, launch: Launch) -> list[str]:
-    # `--http auto` negotiates h2 by ALPN on TLS and sniffs the h2c preface.
+    # `--http auto` negotiates h2 by ALPN on TLS and sniffs the h2c preface. Granian
+    # serves at most `--backpressure` connections at once (default backlog/workers) and
+    # leaves the others unread until one closes, so it is raised above the idle scenario's
+    # connection count; the others have no such cap. Its idle keep-alive deadline is the
+    # header read timeout, raised to its maximum (60 s) in the spirit of KEEP_ALIVE_SECONDS.
     command = [python, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
                "--port", str(launch.port), "--workers", "1", "--loop", "uvloop",
                "--http", "auto", "--no-ws", "--log-level", "warning", "--no-access-log",
-               "--backlog", "4096", launch.app]
+               "--backlog", "4096", "--backpressure", str(GRANIAN_BACKPRESSURE),
+               "--http1-header-read-timeout", "60000", launch.app]
     if launch.tls:
         command += ["--ssl-certificate", launch.tls.certfile,
                     "--ssl-keyfile", launch.tls.keyfile]
