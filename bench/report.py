@@ -152,6 +152,25 @@ def throughput_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(results: dict[str, Any]) -> str:
+    servers = results["servers"]
+    lines = ["Server CPU use during the measured runs (% of one core, median; well below 100 "
+             "means the server was waiting on the load generator or on other work):", "",
+             "| scenario | " + " | ".join(servers) + " |",
+             "|---" + "|---:" * len(servers) + "|"]
+    rows = 0
+    for entry in results["scenarios"]:
+        cells = []
+        for name in servers:
+            result = entry["results"][name]
+            value = result.get("median", {}).get("server_cpu_percent")
+            cells.append("" if value is None else f"{value:.0f}")
+        if any(cells):
+            rows += 1
+            lines.append(f"| {entry['key']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) if rows else ""
+
+
 def latency_table(results: dict[str, Any]) -> str:
     entry = _scenario(results, "latency")
     if entry is None:
@@ -274,6 +293,7 @@ def markdown_body(results: dict[str, Any], chart: str | None) -> str:
              "same run (above 1x: fasthttpd is better; for latency and memory, lower is "
              "better and the advantage is inverted accordingly):",
              throughput_table(results), latency_table(results), memory_table(results),
+             cpu_table(results),
              "Speed targets (issues 3 and 4):", targets_list(results)]
     if chart:
         parts.append(f"![requests per second and latency by scenario and server]({chart})")

@@ -20,6 +20,7 @@ connection make a second request to prove the server kept them open.
 from __future__ import annotations
 
 import select
+import shutil
 import statistics
 import subprocess
 import sys
@@ -165,7 +166,9 @@ class Runner:
         problem = self.probe(scenario, server)
         if problem:
             return None, "before the run: " + problem
+        cpu_before = server.cpu_seconds()
         result = self.load(scenario, server.port, seconds)
+        cpu_used = server.cpu_seconds() - cpu_before
         self.commands.setdefault(scenario.key, {})[server.spec.name] = result.command
         problem = loadgen.validate(result, scenario.min_body_bytes, scenario.expected_protocol)
         if problem:
@@ -177,7 +180,11 @@ class Runner:
             return None, "after the run: " + problem
         figures: dict[str, Any] = {"requests_per_s": round(result.requests_per_second, 1),
                                    "requests": result.requests,
-                                   "seconds": round(result.seconds, 3)}
+                                   "seconds": round(result.seconds, 3),
+                                   # Well under 100: the server waited (on the load
+                                   # generator or on a busy machine), not the other way round.
+                                   "server_cpu_percent": round(
+                                       100 * cpu_used / max(result.seconds, 1e-9), 1)}
         if result.latency_ms and scenario.records_latency:
             figures["latency_ms"] = {k: round(v, 3) for k, v in result.latency_ms.items()}
             figures["p99_ms"] = figures["latency_ms"]["p99"]
@@ -302,6 +309,7 @@ class Runner:
                 self.say(f"  ({time.monotonic() - began:.1f} s)")
         finally:
             self.stop_all()
+            shutil.rmtree(self.workdir, ignore_errors=True)  # certificates and server logs
         return {s.key: results[s.key] for s in scenarios}
 
 

@@ -195,6 +195,18 @@ class ServerProcess:
                 pass
         return total
 
+    def cpu_seconds(self) -> float:
+        """User and system CPU time used so far by the server and its processes."""
+        root = psutil.Process(self.process.pid)
+        total = 0.0
+        for process in [root] + root.children(recursive=True):
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
     def log_tail(self, limit: int = 600) -> str:
         try:
             text = self.log_path.read_text(errors="replace").strip()
