@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems:
             say(problem)
         return 2
-    started_wall = datetime.datetime.now(datetime.timezone.utc)
+    started_wall = datetime.datetime.now(datetime.UTC)
     started = time.monotonic()
     machine = environment.machine()  # before the run: its load average is other people's work
     build_problem = ""
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         machine=machine, versions=environment.versions(), fasthttpd=fasthttpd,
         commands=runner.commands, micro=micro,
         started=started_wall.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        finished=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        finished=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         elapsed_s=time.monotonic() - started)
     full_default_run = not arguments.quick and arguments.out.resolve() == RESULTS_DIR.resolve() \
         and arguments.scenario_list == list(BY_KEY) and arguments.server_list == list(SERVERS)

@@ -20,8 +20,8 @@ import platform
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_DIR = REPO / ".bench-venv"

@@ -107,7 +107,7 @@ async def main(port: int, count: int) -> None:
     tasks = [open_one(port, limiter, opened, held) for _ in range(count)]
     try:
         await asyncio.wait_for(asyncio.gather(*tasks), PHASE_TIMEOUT)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         opened.fail("timeout while opening")
     report(opened.line("opened"))
     command = await read_command()
@@ -117,7 +117,7 @@ async def main(port: int, count: int) -> None:
             await asyncio.wait_for(
                 asyncio.gather(*(recheck(pair, limiter, checked) for pair in held)),
                 PHASE_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             checked.fail("timeout while checking")
         report(checked.line("checked"))
         await read_command()

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.runner import Cell, headline_value, ratios
-from bench.scenarios import IDLE_MEMORY, P99_LATENCY, REQUESTS_PER_SECOND, Scenario
+from bench.scenarios import REQUESTS_PER_SECOND, Scenario
 from bench.servers import OURS
 
 README_START = "<!-- bench:start -->"

@@ -26,15 +26,24 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench import loadgen
 from bench.probe import check as probe_check
 from bench.scenarios import IDLE_MEMORY, Scenario
-from bench.servers import (OURS, SERVERS, Launch, ServerFailed, ServerProcess, TlsFiles,
-                           free_port, pinned)
+from bench.servers import (
+    OURS,
+    SERVERS,
+    Launch,
+    ServerFailed,
+    ServerProcess,
+    TlsFiles,
+    free_port,
+    pinned,
+)
 
 READY_TIMEOUT = 30.0
 MEMORY_SETTLE_SECONDS = 1.0
