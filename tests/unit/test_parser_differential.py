@@ -634,13 +634,29 @@ _UPGRADE_REQUEST = (b"GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
                     b"Upgrade: WebSocket\r\n\r\n")
 
 
+# Header lines that trip the whole-head rules (framing, Host, connection options).
+_TRICKY_LINES = [
+    b"Content-Length: 3\r\n", b"Content-Length: 0\r\n", b"Content-Length: 1, 1\r\n",
+    b"Content-Length: 99999999999999999999\r\n", b"Transfer-Encoding: chunked\r\n",
+    b"Transfer-Encoding: gzip, chunked\r\n", b"Transfer-Encoding: chunked, gzip\r\n",
+    b"Transfer-Encoding: \r\n", b"Host: other:81\r\n", b"Host: [::1]:80\r\n",
+    b"Host: a b\r\n", b"Connection: close\r\n", b"Connection: keep-alive, Upgrade\r\n",
+    b"Upgrade: h2c\r\n", b"Expect: 100-continue\r\n", b"Transfer-Encoding: chunked, chunked\r\n",
+    b"Connection: keep-alive\r\n",
+]
+_tricky_lines = st.lists(st.sampled_from(_TRICKY_LINES), max_size=2)
+
+
 @st.composite
 def _any_input(draw: st.DrawFn) -> bytes:
-    """Valid or mutated requests, maybe behind an upgrade request, maybe cut short."""
+    """Valid or mutated requests, maybe with tricky header lines in the first one,
+    maybe behind an upgrade request, maybe cut short."""
     raw = b"".join(request.data for request in draw(valid_pipeline))
+    after_request_line = raw.find(b"\r\n", raw.find(b" HTTP/1.")) + 2
+    raw = raw[:after_request_line] + b"".join(draw(_tricky_lines)) + raw[after_request_line:]
     if draw(st.booleans()):
         raw = _UPGRADE_REQUEST + raw  # both parsers stop after it until resume()
-    if draw(st.integers(0, 3)):
+    if draw(st.booleans()):
         raw = mutate(raw, draw(_mutations))
     if draw(st.booleans()):
         raw = raw[:spread(draw(_index), len(raw) + 1)]
@@ -663,3 +679,29 @@ def test_compiled_and_python_parsers_agree(raw: bytes, limits: dict[str, int],
             outcomes.append((normalize(events), after_feed, normalize(resumed),
                              parser_state(parser)))
     assert all(outcome == outcomes[0] for outcome in outcomes[1:]), outcomes
+
+
+# Every pair of the tricky header lines in a few requests: the whole-head rules.
+COMBINATION_BASES = {
+    "no body": b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+    "length": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
+    "chunked": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "HTTP/1.0": b"POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc",
+}
+
+
+@pytest.mark.parametrize("base", list(COMBINATION_BASES))
+def test_header_combinations_same_outcome_in_both_parsers(base: str) -> None:
+    request = COMBINATION_BASES[base]
+    after_request_line = request.index(b"\r\n") + 2
+    for first in [b"", *_TRICKY_LINES]:
+        for second in _TRICKY_LINES:
+            raw = (request[:after_request_line] + first + second + request[after_request_line:]
+                   + NEXT_REQUEST)
+            outcomes = []
+            for module in _both_modules():
+                for cuts in ([], list(range(0, len(raw), 5))):
+                    events, parser = feed_in_pieces(module, raw, cuts, {"max_body_size": 2})
+                    outcomes.append((normalize(events), parser_state(parser),
+                                     normalize(parser.resume()), parser_state(parser)))
+            assert all(outcome == outcomes[0] for outcome in outcomes[1:]), (raw, outcomes)
