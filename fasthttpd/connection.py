@@ -31,7 +31,7 @@ WRITE_BUFFER_LOW = 64 * 1024
 class Connection(asyncio.Protocol):
     __slots__ = (
         "state", "factory", "on_message", "transport", "client", "driver",
-        "is_writing_paused", "_sniffed", "_closed_by_server",
+        "is_writing_paused", "_sniffed", "_closed_by_server", "data_received",
     )
 
     def __init__(self, state: ServerState, factory: HttpDriverFactory,
@@ -45,6 +45,9 @@ class Connection(asyncio.Protocol):
         self.is_writing_paused = False
         self._sniffed = b""
         self._closed_by_server = False
+        # Received bytes go to the protocol sniffer until a driver is chosen, then
+        # straight to the driver (see switch_driver).
+        self.data_received = self._sniff
 
     # asyncio.Protocol.
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -71,12 +74,8 @@ class Connection(asyncio.Protocol):
         if ssl_object is not None:
             self._select_driver(b"")
 
-    def data_received(self, data: bytes) -> None:
-        driver = self.driver
-        if driver is not None:
-            driver.data_received(data)
-        else:
-            self._select_driver(self._sniffed + data)
+    def _sniff(self, data: bytes) -> None:
+        self._select_driver(self._sniffed + data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
@@ -136,6 +135,11 @@ class Connection(asyncio.Protocol):
         self.client.is_exported = self.driver is not None
         self.driver = driver
         driver.setup(self.client, self.on_message, self.write, self)
+        # uvloop caches protocol.data_received when a protocol is set: setting this
+        # protocol again after pointing data_received at the driver saves a Python
+        # call per received chunk.
+        self.data_received = driver.data_received
+        self.transport.set_protocol(self)
         if self.is_writing_paused:
             driver.pause_writing()
         if data:

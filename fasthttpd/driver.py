@@ -69,10 +69,9 @@ class HttpStream(abc.ABC):
     def is_body_complete(self) -> bool:
         """The whole request body has been delivered by `receive_body`."""
 
-    @property
-    @abc.abstractmethod
-    def is_disconnected(self) -> bool:
-        """The client is gone (connection closed, or RST_STREAM on HTTP/2)."""
+    # The client is gone (connection closed, or RST_STREAM on HTTP/2); a plain
+    # attribute or a property, read on every send().
+    is_disconnected: bool
 
     # Response.
     @abc.abstractmethod

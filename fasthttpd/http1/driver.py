@@ -68,7 +68,7 @@ class Http1Stream(HttpStream):
     __slots__ = (
         "driver", "client", "method", "path", "query", "http_version", "headers", "scheme",
         "request", "runs_ahead", "dispatched", "_chunks", "_buffered", "_body_complete",
-        "_body_waiter", "_disconnected", "_disconnect_waiter", "_continue_owed",
+        "_body_waiter", "is_disconnected", "_disconnect_waiter", "_continue_owed", "_flags",
         "_status", "_headers", "_trailers", "_head_sent", "_framing", "_remaining",
         "_keep_alive", "complete", "status", "_held", "_close_after", "_turn",
     )
@@ -91,12 +91,15 @@ class Http1Stream(HttpStream):
         self._buffered = 0
         self._body_complete = body_less
         self._body_waiter: asyncio.Future[None] | None = None
-        self._disconnected = False
+        self.is_disconnected = False
         self._disconnect_waiter: asyncio.Future[None] | None = None
         self._continue_owed = request.expect_continue
         self._head_sent = False
         self._trailers = False
         self._keep_alive = request.keep_alive
+        # Request facts the response framing depends on (fasthttpd/_serializer.pyi).
+        self._flags = ((_FLAG_HEAD if method == b"HEAD" else 0)
+                       | (_FLAG_HTTP10 if request.http_version == "1.0" else 0))
         self.complete = False
         self.status = 0
         self._held: list[bytes] | None = None  # output written before its turn
@@ -128,7 +131,7 @@ class Http1Stream(HttpStream):
                 waiter.set_result(None)
 
     def lose_connection(self) -> None:
-        self._disconnected = True
+        self.is_disconnected = True
         self._wake_body()
         for waiter in (self._disconnect_waiter, self._turn):
             if waiter is not None and not waiter.done():
@@ -145,10 +148,6 @@ class Http1Stream(HttpStream):
     def is_body_complete(self) -> bool:
         return self._body_complete and not self._chunks
 
-    @property
-    def is_disconnected(self) -> bool:
-        return self._disconnected
-
     async def receive_body(self) -> tuple[bytes, bool] | None:
         while True:
             chunks = self._chunks
@@ -160,7 +159,7 @@ class Http1Stream(HttpStream):
                 return data, not (self._body_complete and not chunks)
             if self._body_complete:
                 return b"", False
-            if self._disconnected:
+            if self.is_disconnected:
                 return None
             if self._continue_owed:
                 self._continue_owed = False
@@ -170,7 +169,7 @@ class Http1Stream(HttpStream):
             await waiter
 
     async def wait_disconnect(self) -> None:
-        if self._disconnected or self.complete:
+        if self.is_disconnected or self.complete:
             return
         waiter = self._disconnect_waiter
         if waiter is None:
@@ -190,7 +189,7 @@ class Http1Stream(HttpStream):
         self._trailers = trailers
 
     def send_body(self, data: bytes, more_body: bool) -> bool:
-        if self._disconnected:
+        if self.is_disconnected:
             raise ClientDisconnected("the client closed the connection")
         driver = self.driver
         if not self._head_sent:
@@ -254,10 +253,10 @@ class Http1Stream(HttpStream):
 
     async def drain(self) -> None:
         driver = self.driver
-        while driver.queue and driver.queue[0] is not self and not self._disconnected:
+        while driver.queue and driver.queue[0] is not self and not self.is_disconnected:
             turn = self._turn = driver.loop.create_future()
             await turn
-        if self._disconnected:
+        if self.is_disconnected:
             raise ClientDisconnected("the client closed the connection")
         await driver.drain()
 
@@ -273,18 +272,13 @@ class Http1Stream(HttpStream):
         self._finish_with(self.driver.serializer.serialize_error(status))
 
     def request_flags(self) -> int:
-        s = self.driver.serializer
-        flags = 0
-        if self.method == "HEAD":
-            flags |= s.FLAG_HEAD
-        if self.http_version == "1.0":
-            flags |= s.FLAG_HTTP10
+        flags = self._flags
         # A client still waiting for 100 Continue may or may not send its body
         # now (RFC 9110 10.1.1): the connection cannot be reused safely.
         if self._keep_alive and not self.driver.closing and not self._continue_owed:
-            flags |= s.FLAG_KEEP_ALIVE
+            flags |= _FLAG_KEEP_ALIVE
         if self._trailers:
-            flags |= s.FLAG_TRAILERS
+            flags |= _FLAG_TRAILERS
         return flags
 
 
@@ -348,7 +342,10 @@ class Http1Driver(HttpDriver):
         if self.closing and not self.queue:
             return
         self._process(self.parser.feed(data))
-        self._after_input()
+        if self.receiving is None and self.queue and self.parser.is_idle:
+            self._deadline = INFINITY  # the app is working: its time, not ours
+        else:
+            self._after_input()
 
     def _process(self, events: list[Any]) -> None:
         request_type = self._request_type
@@ -730,7 +727,12 @@ _PAUSED_BODY = 1
 _PAUSED_PIPELINE = 2
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
+# Values fixed by fasthttpd/_parser.pyi and fasthttpd/_serializer.pyi.
 _FRAMING_NONE = 0
 _FRAMING_LENGTH = 1
 _FRAMING_CHUNKED = 2
+_FLAG_HEAD = 1
+_FLAG_HTTP10 = 2
+_FLAG_KEEP_ALIVE = 4
+_FLAG_TRAILERS = 8
 _SWITCHING_TO_H2C = b"HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n"
