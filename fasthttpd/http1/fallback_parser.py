@@ -30,6 +30,12 @@ Request and field lines keep their scan position (`_phase`, `_scan`), so bytes
 fed one at a time are not scanned again. A chunk-size line (at most
 `max_chunk_extension_size` bytes) is rescanned from its start when it grows.
 
+The common case takes a shortcut: when a whole head is in the buffer and one
+regular expression finds no bad byte in it, and it is within the limits, its
+lines are split at once (`_parse_whole_head`); that head meets no error the line
+scanner would have reported, so the outcome is the same. Anything else goes
+through the line scanner.
+
 The rules a single header line can break (Content-Length syntax and repetition,
 Host repetition and syntax, Transfer-Encoding list syntax) are checked when that
 line completes; the empty line then runs the whole-head rules in this order:
@@ -87,6 +93,11 @@ _CONNECT_AUTHORITY = re.compile(rb"(?:%s|%s+):[0-9]+" % (_IP_LITERAL, _REG_NAME_
 # RFC 9112 3.2.2: absolute-form; only http and https (the scheme is case-insensitive).
 _ABSOLUTE_FORM = re.compile(rb"[Hh][Tt][Tt][Pp][Ss]?://([^/?]*)([^?]*)(?:\?(.*))?", re.DOTALL)
 
+# A whole head with no bad byte (the limits are checked apart): the fast path.
+_WHOLE_HEAD = re.compile(
+    rb"([%s]+) ([\x21-\x7e]+) ([\x21-\x7e]+)\r\n((?:[%s]+:[\x21-\x7e\x80-\xff \t]*\r\n)*)\r\n"
+    % (_TCHAR, _TCHAR))
+
 # Header fields whose single line is checked when it completes.
 _FRAMING_FIELDS = frozenset((b"content-length", b"host", b"transfer-encoding"))
 
@@ -109,16 +120,7 @@ _FIELD_NAME = 4
 _FIELD_VALUE = 5
 
 
-class HttpParseError(Exception):
-    """A request that cannot be served; the connection answers the status and closes."""
-
-    def __init__(self, status_code: int, reason: str) -> None:
-        super().__init__(status_code, reason)
-        self.status_code = status_code
-        self.reason = reason
-
-    def __repr__(self) -> str:
-        return f"HttpParseError({self.status_code}, {self.reason!r})"
+from fasthttpd.http1.errors import HttpParseError  # noqa: E402  (re-exported)
 
 
 class Request:
@@ -312,6 +314,10 @@ class RequestParser:
 
     def _parse_head(self, events: list[Event]) -> bool:
         buf = self._buf
+        if self._request is None and self._phase == _LINE_START and buf[0] != _CR:
+            done = self._parse_whole_head(events)
+            if done is not None:
+                return done
         while self._line_start < len(buf):
             pos = self._line_start
             at_line_start = self._phase == _LINE_START
@@ -331,6 +337,35 @@ class RequestParser:
             elif not self._scan_field_line(events, self._request.headers, True):
                 return False
         return False
+
+    def _parse_whole_head(self, events: list[Event]) -> bool | None:
+        """The common case in one go: a whole head, every byte valid, within the limits.
+
+        Such a head gets exactly what the line scanner would give it, only faster.
+        None when this does not apply: the line scanner then finds the error, or waits.
+        """
+        match = _WHOLE_HEAD.match(self._buf)
+        if match is None:
+            return None
+        method, target, version, field_block = match.groups()
+        lines = field_block.split(b"\r\n")
+        lines.pop()  # after the last CRLF
+        if (match.end(3) > self._max_request_line_size - self._leading
+                or len(lines) > self._max_header_count
+                or (lines and max(map(len, lines)) > self._max_header_size)):
+            return None
+        if not self._start_request(events, method, target, version):
+            return False
+        assert self._request is not None
+        headers = self._request.headers
+        headers += [(name.lower(), value.strip(_OWS))
+                    for name, _, value in [line.partition(b":") for line in lines]]
+        self._field_count = len(lines)
+        for name, value in headers:
+            if name in _FRAMING_FIELDS and not self._check_framing_field(events, name, value):
+                return False
+        self._line_start = match.end()
+        return self._finish_head(events)
 
     def _skip_empty_line(self, events: list[Event]) -> bool:
         # RFC 9112 2.2: empty lines before the request line are ignored; they count
@@ -358,7 +393,7 @@ class RequestParser:
             self._phase = _METHOD
             self._scan = start
         if self._phase == _METHOD:
-            i = _TCHAR_RUN.match(buf, self._scan, stop).end()
+            i = _skip(_TCHAR_RUN, buf, self._scan, stop)
             if i == n:
                 self._scan = i
                 return False
@@ -370,7 +405,7 @@ class RequestParser:
             self._phase = _TARGET
             self._part_start = self._scan = i + 1
         if self._phase == _TARGET:
-            i = _VCHAR_RUN.match(buf, self._scan, stop).end()
+            i = _skip(_VCHAR_RUN, buf, self._scan, stop)
             if i == n:
                 self._scan = i
                 return False
@@ -386,7 +421,7 @@ class RequestParser:
             self._phase = _VERSION_PART
             self._part_end = i
             self._scan = i + 1
-        i = _VCHAR_RUN.match(buf, self._scan, stop).end()
+        i = _skip(_VCHAR_RUN, buf, self._scan, stop)
         if i == n:
             self._scan = i
             return False
@@ -394,13 +429,19 @@ class RequestParser:
         if ended <= 0:
             self._scan = i
             return False
-        version = bytes(buf[self._part_end + 1:i])
+        self._line_start = i + 2
+        self._phase = _LINE_START
+        return self._start_request(events, bytes(buf[start:self._part_start - 1]),
+                                   bytes(buf[self._part_start:self._part_end]),
+                                   bytes(buf[self._part_end + 1:i]))
+
+    def _start_request(self, events: list[Event], method: bytes, target: bytes,
+                       version: bytes) -> bool:
+        """A request line without a bad byte: its version and target form, then Request."""
         if _VERSION.fullmatch(version) is None:
             return self._fail(events, 400, "invalid HTTP version")
         if version[5] != 0x31:  # "1"
             return self._fail(events, 505, "HTTP version not supported")
-        method = bytes(buf[start:self._part_start - 1])
-        target = bytes(buf[self._part_start:self._part_end])
         # RFC 9112 2.3: a higher 1.x minor version is served as 1.1.
         http_version = "1.0" if version[7] == 0x30 else "1.1"
         split = _split_target(method, target)
@@ -408,8 +449,6 @@ class RequestParser:
             return self._fail(events, 400, split)
         self._request = Request(method, target, split[0], split[1], http_version)
         self._leading = 0
-        self._line_start = i + 2
-        self._phase = _LINE_START
         return True
 
     def _scan_field_line(self, events: list[Event], fields: list[tuple[bytes, bytes]],
@@ -427,11 +466,12 @@ class RequestParser:
             if buf[start] == _SP or buf[start] == _HTAB:
                 # RFC 9112 5.2: obs-fold is rejected (2.2: so is whitespace before the
                 # first field line).
-                return self._fail(events, 400, "obs-fold or whitespace at the start of a field line")
+                return self._fail(events, 400,
+                                  "obs-fold or whitespace at the start of a field line")
             self._phase = _FIELD_NAME
             self._scan = start
         if self._phase == _FIELD_NAME:
-            i = _TCHAR_RUN.match(buf, self._scan, stop).end()
+            i = _skip(_TCHAR_RUN, buf, self._scan, stop)
             if i == n:
                 self._scan = i
                 return False
@@ -445,7 +485,7 @@ class RequestParser:
             self._phase = _FIELD_VALUE
             self._part_end = i
             self._scan = i + 1
-        i = _FIELD_VALUE_RUN.match(buf, self._scan, stop).end()
+        i = _skip(_FIELD_VALUE_RUN, buf, self._scan, stop)
         if i == n:
             self._scan = i
             return False
@@ -453,12 +493,18 @@ class RequestParser:
         if ended <= 0:
             self._scan = i
             return False
-        self._field_count += 1
-        name = bytes(buf[start:self._part_end]).lower()
-        value = bytes(buf[self._part_end + 1:i]).strip(_OWS)
-        fields.append((name, value))
         self._line_start = i + 2
         self._phase = _LINE_START
+        return self._add_field(events, fields, in_head, bytes(buf[start:self._part_end]),
+                               bytes(buf[self._part_end + 1:i]))
+
+    def _add_field(self, events: list[Event], fields: list[tuple[bytes, bytes]],
+                   in_head: bool, name: bytes, value: bytes) -> bool:
+        """A field line without a bad byte: store it, then the rules of framing fields."""
+        self._field_count += 1
+        name = name.lower()
+        value = value.strip(_OWS)
+        fields.append((name, value))
         if in_head and name in _FRAMING_FIELDS:
             return self._check_framing_field(events, name, value)
         return True
@@ -617,6 +663,12 @@ class RequestParser:
 # -- helpers without parser state -------------------------------------------------
 
 
+def _skip(run: re.Pattern[bytes], buf: bytearray, start: int, stop: int) -> int:
+    """The index of the first byte from start that is not in run's class (at most stop)."""
+    match = run.match(buf, start, stop)
+    return start if match is None else match.end()
+
+
 def _split_target(method: bytes, target: bytes) -> tuple[bytes, bytes] | str:
     """(path, query) for the request-target's form (RFC 9112 3.2), or why it is invalid."""
     if method == b"CONNECT":
@@ -676,7 +728,7 @@ def _scan_chunk_size_line(buf: bytearray, limit: int) -> tuple[int, int] | str |
     hard = limit
     stop = min(n, hard)
     too_long = "chunk-size line too long"
-    i = _HEX_RUN.match(buf, 0, stop).end()
+    i = _skip(_HEX_RUN, buf, 0, stop)
     # More than 16 significant digits overflow too: 16**16 > 2**63 - 1.
     if i and int(buf[:i], 16) > _MAX_SIZE:
         return "chunk size too large"
@@ -687,7 +739,7 @@ def _scan_chunk_size_line(buf: bytearray, limit: int) -> tuple[int, int] | str |
     chunk_size = int(buf[:i], 16)
     while True:
         ows_start = i
-        i = _OWS_RUN.match(buf, i, stop).end()
+        i = _skip(_OWS_RUN, buf, i, stop)
         if i == n:
             return None
         c = buf[i]
@@ -699,15 +751,15 @@ def _scan_chunk_size_line(buf: bytearray, limit: int) -> tuple[int, int] | str |
             return too_long
         if c != _SEMICOLON:
             return "bare LF in chunk-size line" if c == _LF else "invalid chunk size or extension"
-        i = _OWS_RUN.match(buf, i + 1, stop).end()
+        i = _skip(_OWS_RUN, buf, i + 1, stop)
         name_start = i
-        i = _TCHAR_RUN.match(buf, i, stop).end()
+        i = _skip(_TCHAR_RUN, buf, i, stop)
         if i == n:
             return None
         if i == name_start:
             return too_long if i >= hard else "invalid chunk extension name"
         name_end = i
-        i = _OWS_RUN.match(buf, i, stop).end()
+        i = _skip(_OWS_RUN, buf, i, stop)
         if i == n:
             return None
         if i >= hard and buf[i] != _CR:
@@ -715,18 +767,19 @@ def _scan_chunk_size_line(buf: bytearray, limit: int) -> tuple[int, int] | str |
         if buf[i] != _EQUALS:
             i = name_end  # the BWS belongs to the next ";" (or fails before CR)
             continue
-        i = _OWS_RUN.match(buf, i + 1, stop).end()
+        i = _skip(_OWS_RUN, buf, i + 1, stop)
         if i == n:
             return None
         if i >= hard:
             return too_long
         if buf[i] == _DQUOTE:
-            i = _scan_quoted_string(buf, i + 1, stop, hard)
-            if not isinstance(i, int):
-                return i
+            after_quote = _scan_quoted_string(buf, i + 1, stop, hard)
+            if not isinstance(after_quote, int):
+                return after_quote  # incomplete (None) or why it is invalid
+            i = after_quote
         else:
             value_start = i
-            i = _TCHAR_RUN.match(buf, i, stop).end()
+            i = _skip(_TCHAR_RUN, buf, i, stop)
             if i == value_start:
                 if i == n:
                     return None
@@ -743,7 +796,7 @@ def _scan_quoted_string(buf: bytearray, i: int, stop: int, hard: int) -> int | s
     """The index after the closing DQUOTE of a quoted-string whose text starts at i."""
     n = len(buf)
     while True:
-        i = _QDTEXT_RUN.match(buf, i, stop).end()
+        i = _skip(_QDTEXT_RUN, buf, i, stop)
         if i == n:
             return None
         if i >= hard:

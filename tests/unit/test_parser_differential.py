@@ -409,8 +409,8 @@ def _valid_request(draw: st.DrawFn, last: bool) -> GeneratedRequest:
     if http10 and not last:
         lines.append(b"Connection: keep-alive\r\n")
     body_kind = draw(_body_kind)
-    body, trailers, encoded = b"", [], b""
-    framing = b""
+    body, encoded, framing = b"", b"", b""
+    trailers: list[tuple[bytes, bytes]] = []
     if body_kind == "length":
         body = encoded = draw(_length_body)
         framing = b"Content-Length: " + draw(_length_prefix) + b"%d" % len(body) + b"\r\n"
@@ -519,7 +519,7 @@ def test_valid_requests_agree_with_httptools(parser_module: ModuleType,
     requests = [event for event in whole if type(event).__name__ == "Request"]
     ours = our_messages(parser_module, raw)
     assert len(ours) == len(requests) == len(pipeline)
-    for mine, llhttp, generated, request in zip(ours, theirs, pipeline, requests):
+    for mine, llhttp, generated, request in zip(ours, theirs, pipeline, requests, strict=True):
         assert compared_fields(mine) == compared_fields(llhttp)
         assert mine.headers == generated.headers
         assert mine.body == generated.body
@@ -628,7 +628,7 @@ _small_limits = st.fixed_dictionaries({
     "max_body_size": st.integers(0, 60),
     "max_chunk_extension_size": st.integers(1, 30),
 })
-limits = st.one_of(st.just({}), _small_limits)
+limits: st.SearchStrategy[dict[str, int]] = st.one_of(st.just({}), _small_limits)
 
 _UPGRADE_REQUEST = (b"GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
                     b"Upgrade: WebSocket\r\n\r\n")
@@ -685,7 +685,8 @@ def test_compiled_and_python_parsers_agree(raw: bytes, limits: dict[str, int],
 COMBINATION_BASES = {
     "no body": b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
     "length": b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc",
-    "chunked": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "chunked": (b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"3\r\nabc\r\n0\r\n\r\n"),
     "HTTP/1.0": b"POST / HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc",
 }
 
