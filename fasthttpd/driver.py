@@ -129,10 +129,10 @@ class HttpDriver(abc.ABC):
     def connection_lost(self, exc: BaseException | None) -> None:
         """The transport is gone: wake every stream waiting on the client."""
 
-    def pause_writing(self) -> None:
+    def pause_writing(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """The transport's write buffer is above its high-water mark."""
 
-    def resume_writing(self) -> None:
+    def resume_writing(self) -> None:  # noqa: B027 - optional hook, no-op by default
         """The transport's write buffer drained below its low-water mark."""
 
     @property

@@ -15,7 +15,7 @@ import signal
 import socket
 from collections.abc import Callable
 
-from fasthttpd.asgi import AsgiHandler, ASGIApp
+from fasthttpd.asgi import ASGIApp, AsgiHandler
 from fasthttpd.config import Config
 from fasthttpd.connection import Connection
 from fasthttpd.driver import HttpDriverFactory
@@ -139,7 +139,8 @@ class Server:
             listener = await loop.create_server(make_connection, sock=sock, ssl=ssl_context,
                                                 backlog=config.backlog)
             self.listeners.append(listener)
-            logger.info("fasthttpd listening on %s", describe(sock, "https" if ssl_context else "http"))
+            scheme = "https" if ssl_context else "http"
+            logger.info("fasthttpd listening on %s", describe(sock, scheme))
 
     # Stopping.
     async def _stop_serving(self) -> None:

@@ -735,4 +735,5 @@ _FLAG_HEAD = 1
 _FLAG_HTTP10 = 2
 _FLAG_KEEP_ALIVE = 4
 _FLAG_TRAILERS = 8
-_SWITCHING_TO_H2C = b"HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: h2c\r\n\r\n"
+_SWITCHING_TO_H2C = (b"HTTP/1.1 101 Switching Protocols\r\n"
+                     b"connection: Upgrade\r\nupgrade: h2c\r\n\r\n")

@@ -314,10 +314,6 @@ class RequestParser:
 
     def _parse_head(self, events: list[Event]) -> bool:
         buf = self._buf
-        if self._request is None and self._phase == _LINE_START and buf[0] != _CR:
-            done = self._parse_whole_head(events)
-            if done is not None:
-                return done
         while self._line_start < len(buf):
             pos = self._line_start
             at_line_start = self._phase == _LINE_START
@@ -325,7 +321,12 @@ class RequestParser:
                 if at_line_start and buf[pos] == _CR:
                     if not self._skip_empty_line(events):
                         return False
-                elif not self._scan_request_line(events):
+                    continue
+                if at_line_start:
+                    done = self._parse_whole_head(events)
+                    if done is not None:
+                        return done
+                if not self._scan_request_line(events):
                     return False
             elif at_line_start and buf[pos] == _CR:
                 if pos + 1 == len(buf):

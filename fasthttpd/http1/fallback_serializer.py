@@ -25,6 +25,8 @@ import re
 import time
 from collections.abc import Iterable
 
+from fasthttpd.http1.reasons import REASON_PHRASES
+
 FLAG_HEAD = 1
 FLAG_HTTP10 = 2
 FLAG_KEEP_ALIVE = 4
@@ -42,73 +44,6 @@ class InvalidHeader(ValueError):
     """The application supplied a header or status that cannot be written."""
 
 
-# Reason phrases: RFC 9110 section 15, plus the other codes of the IANA registry
-# (102 RFC 2518, 103 RFC 8297, 207/208/226/506/507/508 WebDAV and delta encoding,
-# 428/429/431/511 RFC 6585, 451 RFC 7725). Kept identical to fasthttpd/_serializer.pyx;
-# the test suite compares every code from 100 to 999.
-REASON_PHRASES: dict[int, bytes] = {
-    100: b"Continue",
-    101: b"Switching Protocols",
-    102: b"Processing",
-    103: b"Early Hints",
-    200: b"OK",
-    201: b"Created",
-    202: b"Accepted",
-    203: b"Non-Authoritative Information",
-    204: b"No Content",
-    205: b"Reset Content",
-    206: b"Partial Content",
-    207: b"Multi-Status",
-    208: b"Already Reported",
-    226: b"IM Used",
-    300: b"Multiple Choices",
-    301: b"Moved Permanently",
-    302: b"Found",
-    303: b"See Other",
-    304: b"Not Modified",
-    305: b"Use Proxy",
-    307: b"Temporary Redirect",
-    308: b"Permanent Redirect",
-    400: b"Bad Request",
-    401: b"Unauthorized",
-    402: b"Payment Required",
-    403: b"Forbidden",
-    404: b"Not Found",
-    405: b"Method Not Allowed",
-    406: b"Not Acceptable",
-    407: b"Proxy Authentication Required",
-    408: b"Request Timeout",
-    409: b"Conflict",
-    410: b"Gone",
-    411: b"Length Required",
-    412: b"Precondition Failed",
-    413: b"Content Too Large",
-    414: b"URI Too Long",
-    415: b"Unsupported Media Type",
-    416: b"Range Not Satisfiable",
-    417: b"Expectation Failed",
-    421: b"Misdirected Request",
-    422: b"Unprocessable Content",
-    423: b"Locked",
-    424: b"Failed Dependency",
-    425: b"Too Early",
-    426: b"Upgrade Required",
-    428: b"Precondition Required",
-    429: b"Too Many Requests",
-    431: b"Request Header Fields Too Large",
-    451: b"Unavailable For Legal Reasons",
-    500: b"Internal Server Error",
-    501: b"Not Implemented",
-    502: b"Bad Gateway",
-    503: b"Service Unavailable",
-    504: b"Gateway Timeout",
-    505: b"HTTP Version Not Supported",
-    506: b"Variant Also Negotiates",
-    507: b"Insufficient Storage",
-    508: b"Loop Detected",
-    510: b"Not Extended",
-    511: b"Network Authentication Required",
-}
 
 # RFC 9110 5.6.2: token = 1*tchar.
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")

@@ -1,0 +1,13 @@
+"""HttpParseError: the one error type both request parsers report."""
+
+
+class HttpParseError(Exception):
+    """A request that cannot be served; the connection answers the status and closes."""
+
+    def __init__(self, status_code: int, reason: str) -> None:
+        super().__init__(status_code, reason)
+        self.status_code = status_code
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"HttpParseError({self.status_code}, {self.reason!r})"
