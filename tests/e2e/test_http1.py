@@ -148,7 +148,8 @@ def test_trailers_and_early_hints_on_the_wire(server):
     raw = exchange(server.port, b"GET /trailers HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n"
                                 b"Connection: close\r\n\r\n")
     assert raw.endswith(b"0\r\nx-checksum: abc\r\n\r\n")
-    raw = exchange(server.port, b"GET /early-hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    raw = exchange(server.port,
+                   b"GET /early-hints HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert raw.startswith(b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n")
     assert b"HTTP/1.1 200 OK" in raw and raw.endswith(b"hinted")
 

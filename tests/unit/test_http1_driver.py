@@ -123,8 +123,8 @@ def test_streamed_response_behind_the_head_waits_for_its_turn(impl):
             await asyncio.sleep(0.05)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         for i in range(3):
-            await send({"type": "http.response.body", "body": b"%s%d;" % (scope["path"].encode(), i),
-                        "more_body": True})
+            part = b"%s%d;" % (scope["path"].encode(), i)
+            await send({"type": "http.response.body", "body": part, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
     async def main():
