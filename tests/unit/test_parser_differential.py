@@ -110,10 +110,11 @@ def normalize(events: list[Any]) -> list[tuple[Any, ...]]:
 
 def feed_in_pieces(module: ModuleType, data: bytes, cuts: list[int],
                    limits: dict[str, int] | None = None) -> tuple[list[Any], Any]:
+    """Feed data cut at the given positions (0 to len(data))."""
     parser = module.RequestParser(**(limits or {}))
     events: list[Any] = []
     start = 0
-    for cut in sorted({spread(cut, len(data) + 1) for cut in cuts}) + [len(data)]:
+    for cut in sorted(set(cuts)) + [len(data)]:
         events += parser.feed(data[start:cut])
         start = cut
     return events, parser
@@ -497,6 +498,10 @@ mutated_pipeline = _mutated_pipeline()
 cut_points = st.lists(_index, max_size=8)
 
 
+def spread_cuts(cuts: list[int], data: bytes) -> list[int]:
+    return [spread(cut, len(data) + 1) for cut in cuts]
+
+
 # ---------------------------------------------------------------------------
 # (a) valid requests
 
@@ -530,7 +535,7 @@ def test_valid_requests_agree_with_httptools(parser_module: ModuleType,
             assert request.query == (url.query or b"")
 
     # Split anywhere: the same events (body chunks joined) and the same end state.
-    split_events, split_parser = feed_in_pieces(parser_module, raw, cuts)
+    split_events, split_parser = feed_in_pieces(parser_module, raw, spread_cuts(cuts, raw))
     assert normalize(split_events) == events
     assert parser_state(split_parser) == parser_state(parser)
 
@@ -672,7 +677,7 @@ def test_compiled_and_python_parsers_agree(raw: bytes, limits: dict[str, int],
                                            cuts: list[int]) -> None:
     outcomes = []
     for module in _both_modules():
-        for pieces in ([], cuts, list(range(1, len(raw)))):
+        for pieces in ([], spread_cuts(cuts, raw), list(range(1, len(raw)))):
             events, parser = feed_in_pieces(module, raw, pieces, limits)
             after_feed = parser_state(parser)
             resumed = parser.resume()
@@ -706,3 +711,34 @@ def test_header_combinations_same_outcome_in_both_parsers(base: str) -> None:
                     outcomes.append((normalize(events), parser_state(parser),
                                      normalize(parser.resume()), parser_state(parser)))
             assert all(outcome == outcomes[0] for outcome in outcomes[1:]), (raw, outcomes)
+
+
+# Each limit at every value around the sizes in a request: the boundaries, where an
+# off-by-one in either parser would show.
+LIMIT_SAMPLES = {
+    "leading lines": (b"\r\n\r\nGET /path?q HTTP/1.1\r\nHost: a\r\nX-Long: 0123456789\r\n"
+                      b"Content-Length: 4\r\n\r\nbody"),
+    "chunked": (b"POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"5;name=\"v\"\r\nhello\r\n7 ; x\r\n, world\r\n0\r\nTrailer-Field: yes\r\n\r\n"),
+}
+LIMIT_RANGES = {
+    "max_request_line_size": range(1, 40),
+    "max_header_count": range(0, 5),
+    "max_header_size": range(1, 32),
+    "max_body_size": range(0, 16),
+    "max_chunk_extension_size": range(1, 16),
+}
+
+
+@pytest.mark.parametrize("sample", list(LIMIT_SAMPLES))
+def test_limit_boundaries_same_outcome_in_both_parsers(sample: str) -> None:
+    raw = LIMIT_SAMPLES[sample] + NEXT_REQUEST
+    for limit, values in LIMIT_RANGES.items():
+        for value in values:
+            outcomes = []
+            for module in _both_modules():
+                for cuts in ([], list(range(1, len(raw)))):
+                    events, parser = feed_in_pieces(module, raw, cuts, {limit: value})
+                    outcomes.append((normalize(events), parser_state(parser)))
+            assert all(outcome == outcomes[0] for outcome in outcomes[1:]), (
+                limit, value, outcomes)
