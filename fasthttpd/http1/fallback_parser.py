@@ -53,6 +53,9 @@ from __future__ import annotations
 
 import re
 
+# One error type for both implementations (re-exported: part of this module's API).
+from fasthttpd.http1.errors import HttpParseError
+
 FRAMING_NONE = 0
 FRAMING_LENGTH = 1
 FRAMING_CHUNKED = 2
@@ -118,9 +121,6 @@ _TARGET = 2
 _VERSION_PART = 3
 _FIELD_NAME = 4
 _FIELD_VALUE = 5
-
-
-from fasthttpd.http1.errors import HttpParseError  # noqa: E402  (re-exported)
 
 
 class Request:
