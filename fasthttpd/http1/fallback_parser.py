@@ -192,7 +192,7 @@ class RequestParser:
         self._line_start = 0  # where the current line starts in _buf
         self._phase = _LINE_START  # how far the current line's scan got ...
         self._scan = 0  # ... and where it resumes
-        self._part_start = 0  # request-target or field-value start
+        self._part_start = 0  # request-target start
         self._part_end = 0  # request-target or field-name end
         self._reset_message()
 
