@@ -296,9 +296,22 @@ def validate(config: Config) -> None:
         if getattr(config, name) < 0:
             raise ValueError(f"{flag_name(name)}: must be 0 or more")
     for name in ("limit_request_line", "limit_request_fields", "limit_request_field_size",
-                 "h2_max_concurrent_streams", "workers", "backlog"):
+                 "h2_max_concurrent_streams", "h2_max_header_list_size",
+                 "h2_max_resets_per_second", "h2_max_control_frames_per_second",
+                 "h2_max_queued_control_frames", "workers", "backlog", "worker_crash_limit"):
         if getattr(config, name) < 1:
             raise ValueError(f"{flag_name(name)}: must be at least 1")
+    for name in ("h2_initial_window_size", "h2_connection_window_size"):
+        # RFC 9113 6.5.2 and 6.9.1: a window is at most 2**31 - 1.
+        if not 1 <= getattr(config, name) <= 2**31 - 1:
+            raise ValueError(f"{flag_name(name)}: must be between 1 and 2147483647")
+    for name in ("h2_send_timeout", "worker_heartbeat_interval", "worker_heartbeat_timeout",
+                 "worker_startup_timeout", "worker_crash_window"):
+        if getattr(config, name) <= 0:
+            raise ValueError(f"{flag_name(name)}: must be positive")
+    if config.worker_heartbeat_timeout <= config.worker_heartbeat_interval:
+        raise ValueError("--worker-heartbeat-timeout: must be longer than "
+                         "--worker-heartbeat-interval")
     validate_listening(config)
     validate_files(config)
     from fasthttpd.log import check_access_log_format  # log imports this module

@@ -151,3 +151,18 @@ def test_update_readme_rewrites_only_the_options_section(tmp_path):
     assert text == ("# title\n\n<!-- options:start -->\n" + markdown_table()
                     + "\n<!-- options:end -->\n\n## after\n")
     assert update_readme(str(readme)) is False
+
+
+@pytest.mark.parametrize("changes, flag", [
+    ({"h2_initial_window_size": 2**31}, "--h2-initial-window-size"),
+    ({"h2_connection_window_size": 0}, "--h2-connection-window-size"),
+    ({"h2_max_resets_per_second": 0}, "--h2-max-resets-per-second"),
+    ({"h2_send_timeout": 0}, "--h2-send-timeout"),
+    ({"worker_heartbeat_interval": 5.0, "worker_heartbeat_timeout": 5.0},
+     "--worker-heartbeat-timeout"),
+    ({"worker_crash_limit": 0}, "--worker-crash-limit"),
+])
+def test_http2_and_worker_settings_are_range_checked(changes, flag):
+    config = dataclasses.replace(Config(), **changes)
+    with pytest.raises(ValueError, match=flag):
+        validate(config)
