@@ -7,7 +7,8 @@ read. Responses leave strictly in request order (RFC 9112 9.3.2). The stream at 
 head of `queue` always runs; a pipelined request behind it runs at once too when it
 and every request before it are safe and body-less (9.3.2 allows parallel
 processing of safe methods), its output held until its turn. Responses that become
-ready in one loop iteration while more are queued leave in one `transport.write`.
+ready in one loop iteration while more are queued, or during one read (apps started
+eagerly on Python 3.12+), leave in one `transport.write`.
 A response head is held back until the first body part, so that a small response
 is one write.
 
@@ -48,6 +49,8 @@ PIPELINE_LIMIT = 32
 # A body the app left unread is read and discarded up to this size so that the
 # connection can be reused; beyond it the connection closes instead (RFC 9112 9.6).
 DRAIN_LIMIT = 64 * 1024
+# Output gathered for one write is written at once beyond this size.
+GATHER_LIMIT = 64 * 1024
 # Methods whose pipelined requests may run before earlier ones are answered.
 SAFE_METHODS = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE"))
 
@@ -290,7 +293,7 @@ class Http1Driver(HttpDriver):
         "write", "connection", "queue", "receiving", "closing", "write_paused",
         "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer", "_timer_at",
         "_pending_error", "_drain_budget", "_request_type", "_end_type", "_upgrading",
-        "_out", "_waiting", "_unsafe", "_dispatching",
+        "_out", "_out_size", "_waiting", "_unsafe", "_dispatching", "_feeding",
     )
 
     def __init__(self, state: ServerState, impl: ModuleType | None = None) -> None:
@@ -321,9 +324,11 @@ class Http1Driver(HttpDriver):
         self._drain_budget = DRAIN_LIMIT
         self._upgrading: Http1Stream | None = None
         self._out: list[bytes] | None = None  # responses gathered for one write
+        self._out_size = 0
         self._waiting = 0  # queued streams not dispatched yet
         self._unsafe = 0  # queued streams that may not run ahead of others
         self._dispatching = False
+        self._feeding = False  # inside data_received: output waits for its end
 
     # HttpDriver.
     def setup(self, client: Client, on_message: OnMessage, write: Write,
@@ -341,7 +346,11 @@ class Http1Driver(HttpDriver):
     def data_received(self, data: bytes) -> None:
         if self.closing and not self.queue:
             return
+        self._feeding = True
         self._process(self.parser.feed(data))
+        self._feeding = False
+        if self._out is not None:  # answers given during this read: one write
+            self._flush()
         if self.receiving is None and self.queue and self.parser.is_idle:
             self._deadline = INFINITY  # the app is working: its time, not ours
         else:
@@ -411,8 +420,10 @@ class Http1Driver(HttpDriver):
                 self._set_deadline(WAIT_HEAD, self.config.timeout_request_header)
         elif self.queue:
             self._deadline = INFINITY  # the app is working: its time, not ours
-        # else: idle between requests; the keep-alive deadline set by the last
-        # response stays (a stray empty line does not extend it).
+        elif self._wait != WAIT_IDLE or self._deadline == INFINITY:
+            # Idle, and answered within this read (an eagerly started app).
+            self._set_deadline(WAIT_IDLE, self.config.timeout_keep_alive)
+        # else: idle already; a stray empty line does not extend the deadline.
 
     def _parse_error(self, error: Any) -> None:
         peer = self.client.remote_address
@@ -460,15 +471,20 @@ class Http1Driver(HttpDriver):
         out = self._out
         if out is not None:
             out.append(data)
-            if close:
-                self._flush(close=True)
-        elif close or len(queue) == 1:
+            self._out_size += len(data)
+            # Past the limit the bytes go to the transport now, so that its
+            # high-water mark (and so send()'s backpressure) sees them.
+            if close or self._out_size > GATHER_LIMIT:
+                self._flush(close)
+        elif close or (len(queue) == 1 and not self._feeding) or len(data) > GATHER_LIMIT:
             if close:
                 self.closing = True
             self.write(data, close)
-        else:  # more responses are on their way: gather this iteration's output
+        else:  # more responses are on their way: gather them for one write
             self._out = [data]
-            self.loop.call_soon(self._flush)
+            self._out_size = len(data)
+            if not self._feeding:  # else data_received flushes when done
+                self.loop.call_soon(self._flush)
 
     def _flush(self, close: bool = False) -> None:
         out = self._out
@@ -670,12 +686,20 @@ class Http1Driver(HttpDriver):
             self._close_now()
 
     def abort(self) -> None:
+        """Cut the connection: what was already sent stays truncated."""
         self.closing = True
+        if self._out is not None:  # sent, as far as the app knows: out it goes
+            out, self._out = self._out, None
+            self.write(b"".join(out))
         self.connection.abort()
 
     def _close_now(self) -> None:
+        """Close once what is owed and gathered is written."""
         self.closing = True
-        self.connection.close()
+        if self._out is not None:
+            self._flush(close=True)
+        else:
+            self.connection.close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closing = True
