@@ -60,6 +60,7 @@ INFINITY = float("inf")
 WAIT_HEAD = 0  # a request head is due (new connection, or partially received)
 WAIT_BODY = 1  # the next piece of a request body is due
 WAIT_IDLE = 2  # keep-alive: nothing in flight
+WAIT_ANSWERED = 3  # answered within the read being processed; it sets the next one
 
 _METHOD_NAMES = {m: m.decode("ascii") for m in (
     b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE", b"CONNECT")}
@@ -546,8 +547,13 @@ class Http1Driver(HttpDriver):
             self._answer_and_close(self._pending_error.status_code)
         elif self.closing:
             self._close_now()
-        elif self.receiving is None and self.parser.is_idle:
-            self._set_deadline(WAIT_IDLE, self.config.timeout_keep_alive)
+        elif self.receiving is None:
+            if self.parser.is_idle:
+                self._set_deadline(WAIT_IDLE, self.config.timeout_keep_alive)
+        elif not self.receiving._body_complete:  # discarding an unread body
+            self._set_deadline(WAIT_BODY, self.config.timeout_request_body)
+        else:  # answered before its end of message was processed (eager app)
+            self._wait = WAIT_ANSWERED  # the read in progress sets the deadline
 
     def _dispatch_waiting(self) -> None:
         """Run the head if it waits, and every safe stream behind it if all are safe."""

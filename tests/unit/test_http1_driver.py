@@ -478,3 +478,26 @@ def test_body_gap_deadline(impl):
         assert h.transport.take().startswith(b"HTTP/1.1 408 ")
         assert h.transport.closed
     run(main())
+
+
+def test_busy_connection_is_not_closed_as_idle(impl):
+    async def main():
+        h = Harness(hello_app, impl, timeout_keep_alive=0.2)
+        for _ in range(8):  # 0.4 s of requests, each within the keep-alive time
+            h.send(GET)
+            await asyncio.sleep(0.05)
+        assert not h.transport.closed
+        assert len(h.responses()) == 8
+    run(main())
+
+
+def test_unread_body_being_discarded_has_a_deadline(impl):
+    async def main():
+        h = Harness(hello_app, impl, timeout_request_body=0.1)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+        await h.settle()
+        assert h.responses()[0].status == 200
+        assert not h.transport.closed
+        await asyncio.sleep(0.3)  # the rest of the body never comes
+        assert h.transport.closed
+    run(main())
