@@ -32,6 +32,8 @@ EXTENSIONS = {"http.response.early_hint": {}, "http.response.trailers": {}}
 DISCONNECT = {"type": "http.disconnect"}
 # Task(eager_start=True) exists from Python 3.12 on.
 EAGER_TASKS = sys.version_info >= (3, 12)
+# Decoded paths remembered per server before the memo starts over.
+DECODED_PATHS_LIMIT = 1024
 
 # RequestCycle.phase
 INITIAL = 0  # nothing sent
@@ -56,6 +58,9 @@ class AsgiHandler:
         self.access_log = AccessLog(config) if config.access_log else None
         self.trusted_proxies = _trusted_proxies(config)
         self.tasks: set[asyncio.Task[None]] = set()
+        # Most requests ask for a few paths again and again: decode each once.
+        self.decoded_paths: dict[bytes, str] = {}
+        self.timed = self.access_log is not None or state.observer is not None
 
     def __call__(self, stream: HttpStream) -> None:
         state = self.state
@@ -86,10 +91,13 @@ class AsgiHandler:
     def build_scope(self, stream: HttpStream) -> dict[str, Any]:
         client = stream.client
         raw_path = stream.path
-        if b"%" in raw_path:
-            path = unquote(raw_path.decode("utf-8", "replace"))
-        else:
-            path = raw_path.decode("utf-8", "replace")
+        paths = self.decoded_paths
+        path = paths.get(raw_path)
+        if path is None:
+            path = decode_path(raw_path)
+            if len(paths) >= DECODED_PATHS_LIMIT:
+                paths.clear()
+            paths[raw_path] = path
         if self.root_path:
             path = self.root_path + path
             raw_path = self.raw_root_path + raw_path
@@ -119,6 +127,13 @@ class AsgiHandler:
         return scope
 
 
+def decode_path(raw_path: bytes) -> str:
+    """ASGI `path`: percent-decoded, UTF-8 (invalid bytes replaced, as uvicorn does)."""
+    if b"%" in raw_path:
+        return unquote(raw_path.decode("utf-8", "replace"))
+    return raw_path.decode("utf-8", "replace")
+
+
 class RequestCycle:
     """One request's run of the app; `receive` and `send` are handed to it."""
 
@@ -132,7 +147,7 @@ class RequestCycle:
         self.phase = INITIAL
         self.status = 0
         self.size = 0
-        self.start = time.monotonic()
+        self.start = time.monotonic() if handler.timed else 0.0
         self.request_done = False
         self.trailers = False
         self.held_trailers: list[Any] | None = None
@@ -162,7 +177,7 @@ class RequestCycle:
             handler.state.active_requests -= 1
             if self.task is not None:
                 handler.tasks.discard(self.task)
-            if handler.access_log is not None or handler.state.observer is not None:
+            if handler.timed:
                 self._record()
 
     def _app_failed(self, exc: BaseException) -> None:
