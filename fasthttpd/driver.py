@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fasthttpd.client import Client
@@ -105,10 +105,6 @@ class HttpStream(abc.ABC):
     @abc.abstractmethod
     def respond_error(self, status: int) -> None:
         """Answer a plain error (500 for an app failure) when nothing was sent yet."""
-
-    def get_extra(self, name: str) -> Any:
-        """Per-stream extras (unused by default)."""
-        return None
 
 
 class HttpDriver(abc.ABC):

@@ -287,9 +287,6 @@ class Http2Driver(HttpDriver):
             self._forget(stream, lost=True)
         self.to_dispatch.clear()
 
-    def eof_received(self) -> bool:
-        return False  # a half-closed HTTP/2 connection is of no further use
-
     def pause_writing(self) -> None:
         if not self.writing_paused:
             self.writing_paused = True
