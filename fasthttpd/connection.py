@@ -105,6 +105,14 @@ class Connection(asyncio.Protocol):
             self._closed_by_server = True
             transport.close()
 
+    def writelines(self, pieces: list[bytes], close: bool = False) -> None:
+        """Write several buffers without joining them (large bodies)."""
+        transport = self.transport
+        transport.writelines(pieces)
+        if close:
+            self._closed_by_server = True
+            transport.close()
+
     def pause_reading(self) -> None:
         if not self.transport.is_closing():
             self.transport.pause_reading()

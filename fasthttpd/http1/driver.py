@@ -51,6 +51,9 @@ PIPELINE_LIMIT = 32
 DRAIN_LIMIT = 64 * 1024
 # Output gathered for one write is written at once beyond this size.
 GATHER_LIMIT = 64 * 1024
+# A body part larger than this is written beside its head or chunk framing
+# (writelines) rather than copied into one buffer with them.
+LARGE_BODY = 32 * 1024
 # Methods whose pipelined requests may run before earlier ones are answered.
 SAFE_METHODS = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE"))
 
@@ -196,7 +199,10 @@ class Http1Stream(HttpStream):
         if self.is_disconnected:
             raise ClientDisconnected("the client closed the connection")
         driver = self.driver
+        out: bytes | list[bytes]
         if not self._head_sent:
+            if len(data) > LARGE_BODY and not self._flags & _FLAG_HEAD:
+                return self._send_large_first(data, more_body)
             out, framing, content_length, keep_alive = driver.serializer.serialize_response(
                 self._status, self._headers, data, more_body, self.request_flags())
             self._head_sent = True
@@ -210,7 +216,11 @@ class Http1Stream(HttpStream):
                 out += _LAST_CHUNK
         else:
             framing = self._framing
-            if framing == _FRAMING_CHUNKED:
+            if framing == _FRAMING_CHUNKED and len(data) > LARGE_BODY:
+                out = _chunk_pieces(data)
+                if not more_body and not self._trailers:
+                    out.append(_LAST_CHUNK)
+            elif framing == _FRAMING_CHUNKED:
                 out = driver.serializer.frame_chunk(data)
                 if not more_body and not self._trailers:
                     out += _LAST_CHUNK
@@ -232,6 +242,36 @@ class Http1Stream(HttpStream):
             logger.warning("response to %s %s ended %d bytes short of its Content-Length",
                            self.method, self.path.decode("ascii", "replace"), self._remaining)
             self._keep_alive = False
+        self._finish_with(out)
+        return False
+
+    def _send_large_first(self, data: bytes, more_body: bool) -> bool:
+        """The head alone from the serializer, the body beside it: no copy of the body."""
+        headers = self._headers
+        if not more_body and not self._trailers and not _has_content_length(headers):
+            headers = [*headers, (b"content-length", b"%d" % len(data))]
+        head, framing, content_length, keep_alive = self.driver.serializer.serialize_response(
+            self._status, headers, b"", True, self.request_flags())
+        self._head_sent = True
+        self._framing = framing
+        self._keep_alive = keep_alive
+        out = [head]
+        if framing == _FRAMING_LENGTH:
+            self._remaining = content_length - len(data)
+            if self._remaining < 0:
+                self._fail_too_long()
+            out.append(data)
+        elif framing == _FRAMING_CHUNKED:
+            out += _chunk_pieces(data)
+            if not more_body and not self._trailers:
+                out.append(_LAST_CHUNK)
+        elif framing == _FRAMING_CLOSE:
+            out.append(data)
+        if more_body or self._trailers:
+            self.driver.emit(self, out)
+            return self.driver.write_paused or self._held is not None
+        if framing == _FRAMING_LENGTH and self._remaining:
+            self._keep_alive = False  # shorter than its Content-Length
         self._finish_with(out)
         return False
 
@@ -459,15 +499,27 @@ class Http1Driver(HttpDriver):
             self._waiting -= 1
 
     # Writing, in request order.
-    def emit(self, stream: Http1Stream, data: bytes, close: bool = False) -> None:
-        """Write a stream's output now if it is its turn, else hold it."""
+    def emit(self, stream: Http1Stream, data: bytes | list[bytes], close: bool = False) -> None:
+        """Write a stream's output now if it is its turn, else hold it.
+
+        `data` is bytes, or a list of pieces for large bodies (written without
+        joining them)."""
         queue = self.queue
         if not queue or stream is not queue[0]:
+            pieces = data if type(data) is list else [data]
             if stream._held is None:
-                stream._held = [data]
+                stream._held = pieces  # type: ignore[assignment]
             else:
-                stream._held.append(data)
+                stream._held += pieces
             stream._close_after = close
+            return
+        if type(data) is list:
+            if self._out is not None:
+                self._flush()
+            if close:
+                self.closing = True
+            if not self.client.status:
+                self.connection.writelines(data, close)
             return
         out = self._out
         if out is not None:
@@ -530,7 +582,9 @@ class Http1Driver(HttpDriver):
             held = head._held
             if held is not None:
                 head._held = None
-                self.emit(head, held[0] if len(held) == 1 else b"".join(held),
+                # Small held output joins the batch's single write; large goes as is.
+                self.emit(head, held[0] if len(held) == 1 else
+                          held if sum(map(len, held)) > LARGE_BODY else b"".join(held),
                           head._close_after)
                 if self.closing:
                     return
@@ -746,6 +800,14 @@ class Http1Driver(HttpDriver):
             h2_driver.data_received(rest)
 
 
+def _chunk_pieces(data: bytes) -> list[bytes]:
+    return [b"%x\r\n" % len(data), data, b"\r\n"]
+
+
+def _has_content_length(headers: Headers) -> bool:
+    return any(bytes(name).lower() == b"content-length" for name, _ in headers)
+
+
 def _reason(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
@@ -761,6 +823,7 @@ _LAST_CHUNK = b"0\r\n\r\n"
 _FRAMING_NONE = 0
 _FRAMING_LENGTH = 1
 _FRAMING_CHUNKED = 2
+_FRAMING_CLOSE = 3
 _FLAG_HEAD = 1
 _FLAG_HTTP10 = 2
 _FLAG_KEEP_ALIVE = 4

@@ -501,3 +501,60 @@ def test_unread_body_being_discarded_has_a_deadline(impl):
         await asyncio.sleep(0.3)  # the rest of the body never comes
         assert h.transport.closed
     run(main())
+
+
+BIG = bytes(range(256)) * 512  # 128 KiB, above the size written beside its head
+
+
+@pytest.mark.parametrize("headers, parts, request_line, expect_length", [
+    ([], [(BIG, False)], b"GET / HTTP/1.1", True),  # length added by the server
+    ([(b"content-length", b"%d" % (2 * len(BIG)))], [(BIG, True), (BIG, False)],
+     b"GET / HTTP/1.1", True),
+    ([], [(BIG, True), (BIG, True), (b"", False)], b"GET / HTTP/1.1", False),  # chunked
+    ([], [(BIG, False)], b"GET / HTTP/1.0", True),
+])
+def test_large_bodies_are_framed_right(impl, headers, parts, request_line, expect_length):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for body, more in parts:
+            await send({"type": "http.response.body", "body": body, "more_body": more})
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(request_line + b"\r\nHost: x\r\n\r\n")
+        await h.settle()
+        [response] = h.responses()
+        assert response.complete
+        assert response.body == b"".join(body for body, _ in parts)
+        assert (b"content-length" in response.headers) is expect_length
+    run(main())
+
+
+def test_large_body_to_head_request_is_not_sent(impl):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": BIG})
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await h.settle()
+        out = h.transport.take()
+        assert out.endswith(b"\r\n\r\n") and len(out) < 1000
+    run(main())
+
+
+def test_large_body_with_trailers(impl):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [],
+                    "trailers": True})
+        await send({"type": "http.response.body", "body": BIG})
+        await send({"type": "http.response.trailers", "headers": [(b"x-sum", b"9")]})
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(GET)
+        await h.settle()
+        [response] = h.responses()
+        assert response.body == BIG and response.trailers == {b"x-sum": b"9"}
+    run(main())
