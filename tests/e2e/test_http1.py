@@ -9,6 +9,7 @@ import threading
 import time
 
 import httpx
+import psutil
 import pytest
 
 from tests.e2e.conftest import exchange, run_server
@@ -172,7 +173,6 @@ def test_disconnect_reaches_the_app_and_send_raises(server):
 
 def test_client_that_never_reads_costs_bounded_memory(server):
     """A 64 MiB response to a client that reads nothing: the server's memory stays flat."""
-    psutil = pytest.importorskip("psutil")
     process = psutil.Process(server.proc.pid)
     before = process.memory_info().rss
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
@@ -185,7 +185,6 @@ def test_client_that_never_reads_costs_bounded_memory(server):
 
 
 def test_large_upload_ignored_by_app_costs_bounded_memory(server):
-    psutil = pytest.importorskip("psutil")
     process = psutil.Process(server.proc.pid)
     before = process.memory_info().rss
     stop = threading.Event()
