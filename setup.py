@@ -30,6 +30,15 @@ extensions = [
         define_macros=macros,
     )
     for name in ("_parser", "_serializer")
+] + [
+    # Plain Python modules compiled with the layout their augmenting .pxd gives them.
+    Extension(
+        f"fasthttpd.{name}",
+        [f"fasthttpd/{name.replace('.', '/')}.py"],
+        extra_compile_args=compile_args,
+        define_macros=macros,
+    )
+    for name in ("client", "http1.driver", "asgi")
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))

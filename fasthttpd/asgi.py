@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """The ASGI 3 request cycle, the same for HTTP/1.1 and HTTP/2.
 
 `AsgiHandler` is the `on_message` callback of every connection: for each
@@ -18,6 +19,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from urllib.parse import unquote
 
+from fasthttpd.client import Client
 from fasthttpd.driver import ClientDisconnected, HttpStream
 from fasthttpd.log import AccessLog
 from fasthttpd.state import ServerState
@@ -61,6 +63,8 @@ class AsgiHandler:
         # Most requests ask for a few paths again and again: decode each once.
         self.decoded_paths: dict[bytes, str] = {}
         self.timed = self.access_log is not None or state.observer is not None
+        self.sent = self.loop.create_future()  # what `send` returns when there is no wait
+        self.sent.set_result(None)
 
     def __call__(self, stream: HttpStream) -> None:
         state = self.state
@@ -90,6 +94,10 @@ class AsgiHandler:
 
     def build_scope(self, stream: HttpStream) -> dict[str, Any]:
         client = stream.client
+        base = client.scope_base
+        if base is None:
+            base = client.scope_base = self.connection_scope(client)
+        scope = base.copy()
         raw_path = stream.path
         paths = self.decoded_paths
         path = paths.get(raw_path)
@@ -101,30 +109,45 @@ class AsgiHandler:
         if self.root_path:
             path = self.root_path + path
             raw_path = self.raw_root_path + raw_path
+        scope["http_version"] = stream.http_version
+        scope["scheme"] = stream.scheme  # HTTP/2 has it per request (:scheme)
+        scope["method"] = stream.method
+        scope["path"] = path
+        scope["raw_path"] = raw_path
+        scope["query_string"] = stream.query
+        scope["headers"] = stream.headers
+        scope["state"] = self.state.lifespan_state.copy()
+        if base["client"] is not None and self.trusts(base["client"][0]):
+            _apply_proxy_headers(scope)
+        return scope
+
+    def connection_scope(self, client: Client) -> dict[str, Any]:
+        """What every request's scope on this connection shares; copied per request,
+        with the per-request keys (None here) filled in."""
         extensions = EXTENSIONS
         if client.tls_info is not None:
             extensions = {**EXTENSIONS, "tls": client.tls_info}
-        scope = {
+        return {
             "type": "http",
             "asgi": ASGI_VERSION,
-            "http_version": stream.http_version,
+            "http_version": None,
             "server": client.local_address,
             "client": client.remote_address,
-            "scheme": stream.scheme,
-            "method": stream.method,
+            "scheme": None,
+            "method": None,
             "root_path": self.root_path,
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": stream.query,
-            "headers": stream.headers,
-            "state": self.state.lifespan_state.copy(),
+            "path": None,
+            "raw_path": None,
+            "query_string": None,
+            "headers": None,
+            "state": None,
             "extensions": extensions,
         }
-        remote = client.remote_address
-        if self.trusted_proxies is not None and remote is not None and (
-                self.trusted_proxies is True or remote[0] in self.trusted_proxies):
-            _apply_proxy_headers(scope)
-        return scope
+
+    def trusts(self, host: str) -> bool:
+        """--proxy-headers: is this peer one whose X-Forwarded-* headers count?"""
+        trusted = self.trusted_proxies
+        return trusted is not None and (trusted is True or host in trusted)
 
 
 def decode_path(raw_path: bytes) -> str:
@@ -231,7 +254,11 @@ class RequestCycle:
         await self.stream.wait_disconnect()
         return DISCONNECT
 
-    async def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any]) -> Awaitable[None]:
+        """ASGI `send`. Not a coroutine function: it does its work when called and
+        returns something to await, a finished future unless the app must wait for
+        the client to take the bytes, so a response costs no coroutine. Errors are
+        raised by the call itself, which an app awaiting `send(...)` cannot tell apart."""
         stream = self.stream
         kind = message["type"]
         if kind == "http.response.body":
@@ -250,7 +277,7 @@ class RequestCycle:
             else:
                 self.phase = BODY_DONE if self.trailers else COMPLETE
             if must_drain:
-                await stream.drain()
+                return stream.drain()
         elif kind == "http.response.start":
             if self.phase != INITIAL:
                 self._out_of_order(kind)
@@ -280,6 +307,7 @@ class RequestCycle:
             stream.send_informational(103, [(b"link", link) for link in links])
         else:
             raise RuntimeError(f"unexpected ASGI message type {kind!r}")
+        return self.handler.sent
 
     def _out_of_order(self, kind: str) -> None:
         raise RuntimeError(f"ASGI message {kind!r} not allowed now (phase {self.phase})")

@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """Client: what the server knows about one connection, whatever its protocol."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Client:
     __slots__ = (
         "id", "remote_address", "local_address", "is_unix", "is_encrypted", "tls_info",
         "pending_request_count", "pending_response_count", "is_exported", "status",
-        "expiration_time", "_close", "_close_callbacks", "scheme",
+        "expiration_time", "_close", "_close_callbacks", "scheme", "scope_base",
     )
 
     def __init__(
@@ -46,6 +47,8 @@ class Client:
         self.expiration_time = 0.0
         self._close = close
         self._close_callbacks: list[Callable[[Client], None]] | None = None
+        # The application adapter's per-connection part of every request's scope.
+        self.scope_base: dict[str, Any] | None = None
 
     @property
     def is_waiting_on_response(self) -> bool:

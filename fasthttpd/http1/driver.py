@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """Http1Driver: HTTP/1.1 on one connection, on the compiled parser and serializer.
 
 Theory of operation. Every received chunk goes through the sans-IO parser, which
@@ -69,7 +70,7 @@ _METHOD_NAMES = {m: m.decode("ascii") for m in (
     b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE", b"CONNECT")}
 
 
-class Http1Stream(HttpStream):
+class Http1Stream:
     """One HTTP/1.1 request and its response."""
 
     __slots__ = (
@@ -326,7 +327,7 @@ class Http1Stream(HttpStream):
         return flags
 
 
-class Http1Driver(HttpDriver):
+class Http1Driver:
     """HTTP/1.1 for one connection; see the module docstring."""
 
     __slots__ = (
@@ -335,6 +336,7 @@ class Http1Driver(HttpDriver):
         "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer", "_timer_at",
         "_pending_error", "_drain_budget", "_request_type", "_end_type", "_upgrading",
         "_out", "_out_size", "_waiting", "_unsafe", "_dispatching", "_feeding",
+        "_transport_write",
     )
 
     def __init__(self, state: ServerState, impl: ModuleType | None = None) -> None:
@@ -378,6 +380,8 @@ class Http1Driver(HttpDriver):
         self.on_message = on_message
         self.write = write
         self.connection = connection
+        # Responses that keep the connection open skip the connection's write().
+        self._transport_write = connection.transport.write
         self._set_deadline(WAIT_HEAD, self.config.timeout_request_header)
 
     @property
@@ -532,7 +536,9 @@ class Http1Driver(HttpDriver):
         elif close or (len(queue) == 1 and not self._feeding) or len(data) > GATHER_LIMIT:
             if close:
                 self.closing = True
-            self.write(data, close)
+                self.write(data, True)
+            else:
+                self._transport_write(data)
         else:  # more responses are on their way: gather them for one write
             self._out = [data]
             self._out_size = len(data)
@@ -798,6 +804,12 @@ class Http1Driver(HttpDriver):
         h2_driver.accept_h2c_upgrade(settings, stream)
         if rest:
             h2_driver.data_received(rest)
+
+
+# Compiled, the classes are cdef classes (driver.pxd), which cannot derive from
+# Python classes: they join the contracts as registered implementations.
+HttpStream.register(Http1Stream)
+HttpDriver.register(Http1Driver)
 
 
 def _chunk_pieces(data: bytes) -> list[bytes]:

@@ -1,0 +1,35 @@
+# Layout of fasthttpd/asgi.py when compiled; see fasthttpd/http1/driver.pxd.
+
+cimport cython
+
+
+@cython.final
+cdef class AsgiHandler:
+    cdef public object state, app, loop, root_path, raw_root_path
+    cdef public Py_ssize_t limit_concurrency, limit_max_requests
+    cdef public object access_log, trusted_proxies, sent
+    cdef public set tasks
+    cdef public dict decoded_paths
+    cdef public bint timed
+
+    cpdef start_task(self, coro)
+    cpdef dict build_scope(self, stream)
+    cpdef dict connection_scope(self, client)
+    cpdef bint trusts(self, host) except -1
+
+
+@cython.final
+cdef class RequestCycle:
+    cdef public AsgiHandler handler
+    cdef public object stream
+    cdef public dict scope
+    cdef public int phase, status
+    cdef public Py_ssize_t size
+    cdef public double start
+    cdef public bint request_done, trailers
+    cdef public object held_trailers, task
+
+    cpdef _app_failed(self, exc)
+    cpdef _respond_500(self)
+    cpdef _record(self)
+    cpdef _out_of_order(self, kind)

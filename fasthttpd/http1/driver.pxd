@@ -1,0 +1,76 @@
+# Layout of fasthttpd/http1/driver.py when compiled: the module stays plain Python
+# (it runs as is where the extensions are not built); this augmenting declaration
+# turns its two classes into final cdef classes with typed fields, and their
+# internal methods into C calls.
+
+cimport cython
+
+from fasthttpd.client cimport Client
+
+
+@cython.final
+cdef class Http1Stream:
+    cdef public Http1Driver driver
+    cdef public Client client
+    cdef public object method, path, query, http_version, headers, scheme
+    cdef public object request
+    cdef public bint runs_ahead, dispatched, is_disconnected, complete
+    cdef public object _chunks
+    cdef public Py_ssize_t _buffered
+    cdef public bint _body_complete, _continue_owed, _trailers, _head_sent
+    cdef public bint _keep_alive, _close_after
+    cdef public object _body_waiter, _disconnect_waiter, _turn
+    cdef public int _flags, _framing
+    cdef public object _status, _headers
+    cdef public long long _remaining
+    cdef public int status
+    cdef public list _held
+
+    cpdef feed_body(self, bytes data)
+    cpdef end_body(self)
+    cpdef _wake_body(self)
+    cpdef lose_connection(self)
+    cpdef take_turn(self)
+    cpdef start_response(self, status, headers, trailers=*)
+    cpdef bint send_body(self, data, bint more_body) except -1
+    cpdef bint _send_large_first(self, bytes data, bint more_body) except -1
+    cpdef _fail_too_long(self)
+    cpdef _finish_with(self, out)
+    cpdef abort(self)
+    cpdef respond_error(self, int status)
+    cpdef int request_flags(self) except -1
+
+
+@cython.final
+cdef class Http1Driver:
+    cdef public Client client
+    cdef public object state, loop, config, parser, serializer, on_message
+    cdef public object write, connection, _transport_write
+    cdef public object queue
+    cdef public Http1Stream receiving, _upgrading
+    cdef public bint closing, write_paused, _dispatching, _feeding
+    cdef public list _drain_waiters
+    cdef public int _reading_paused_for, _wait
+    cdef public double _deadline, _timer_at
+    cdef public object _timer, _pending_error
+    cdef public Py_ssize_t _drain_budget, _out_size, _waiting, _unsafe
+    cdef public object _request_type, _end_type
+    cdef public list _out
+
+    cpdef _process(self, list events)
+    cpdef _request_received(self, request)
+    cpdef _end_of_message(self)
+    cpdef _after_input(self)
+    cpdef _drop(self, Http1Stream stream)
+    cpdef emit(self, Http1Stream stream, data, bint close=*)
+    cpdef _flush(self, bint close=*)
+    cpdef response_complete(self, Http1Stream stream)
+    cpdef _advance(self)
+    cpdef _dispatch_waiting(self)
+    cpdef drained(self, Py_ssize_t size)
+    cpdef pause_body(self)
+    cpdef resume_body(self)
+    cpdef _pause_reading(self, int reason)
+    cpdef _resume_reading(self, int reason)
+    cpdef _set_deadline(self, int wait, double timeout)
+    cpdef _close_now(self)
