@@ -5,6 +5,7 @@ for profilers and coverage of the compiled code.
 """
 
 import os
+from pathlib import Path
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -31,14 +32,16 @@ extensions = [
     )
     for name in ("_parser", "_serializer")
 ] + [
-    # Plain Python modules compiled with the layout their augmenting .pxd gives them.
+    # A Python module with an augmenting .pxd beside it is compiled from its
+    # source, with the layout the .pxd gives it; it also runs as plain Python.
     Extension(
-        f"fasthttpd.{name}",
-        [f"fasthttpd/{name.replace('.', '/')}.py"],
+        str(source.with_suffix("")).replace(os.sep, "."),
+        [str(source)],
         extra_compile_args=compile_args,
         define_macros=macros,
     )
-    for name in ("client", "http1.driver", "asgi")
+    for source in sorted(Path("fasthttpd").rglob("*.py"))
+    if source.with_suffix(".pxd").exists()
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=directives))

@@ -2,6 +2,9 @@
 
 cimport cython
 
+from fasthttpd.client cimport Client
+from fasthttpd.driver cimport HttpStream
+
 
 @cython.final
 cdef class AsgiHandler:
@@ -13,15 +16,15 @@ cdef class AsgiHandler:
     cdef public bint timed
 
     cpdef start_task(self, coro)
-    cpdef dict build_scope(self, stream)
-    cpdef dict connection_scope(self, client)
+    cpdef dict build_scope(self, HttpStream stream)
+    cpdef dict connection_scope(self, Client client)
     cpdef bint trusts(self, host) except -1
 
 
 @cython.final
 cdef class RequestCycle:
     cdef public AsgiHandler handler
-    cdef public object stream
+    cdef public HttpStream stream
     cdef public dict scope
     cdef public int phase, status
     cdef public Py_ssize_t size

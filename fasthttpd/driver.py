@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """The contracts between a connection, its protocol driver and the application.
 
 Theory of operation: the connection (fasthttpd.connection) owns a `Client` and asks
@@ -31,7 +32,7 @@ class ClientDisconnected(OSError):
     """The client went away: raised by `send()` once the connection or stream is gone."""
 
 
-class HttpStream(abc.ABC):
+class HttpStream:
     """One request and its response, whatever the protocol.
 
     Request head attributes are plain values set by the driver before `on_message`.
@@ -39,9 +40,14 @@ class HttpStream(abc.ABC):
     `send_informational`, then `start_response`, `send_body` until `more_body` is
     false, then `send_trailers` when trailers were announced. `abort` may come at
     any point after `start_response`; `respond_error` only before it.
+
+    Compiled, this is a cdef class (driver.pxd) so that the request cycle reaches
+    these fields and methods without Python lookups; for that reason it is a plain
+    base class, not an ABC: every method here must be overridden.
     """
 
-    __slots__ = ()
+    __slots__ = ("client", "method", "path", "query", "http_version", "headers", "scheme",
+                 "is_disconnected")
 
     client: Client
     method: str  # "GET"
@@ -50,61 +56,60 @@ class HttpStream(abc.ABC):
     http_version: str  # "1.0", "1.1" or "2"
     headers: list[tuple[bytes, bytes]]  # lower-cased names
     scheme: str  # "http" or "https"
+    # The client is gone (connection closed, or RST_STREAM on HTTP/2); read on
+    # every send().
+    is_disconnected: bool
 
     # Request body.
-    @abc.abstractmethod
     async def receive_body(self) -> tuple[bytes, bool] | None:
         """The next body part and whether more follows; None once the client is gone.
 
         On HTTP/1.1 the first call answers `Expect: 100-continue`. Body bytes are
         buffered up to a bound; reading resumes as the app consumes them.
         """
+        raise NotImplementedError
 
-    @abc.abstractmethod
     async def wait_disconnect(self) -> None:
         """Return once the client has gone or the response is complete."""
+        raise NotImplementedError
 
     @property
-    @abc.abstractmethod
     def is_body_complete(self) -> bool:
         """The whole request body has been delivered by `receive_body`."""
-
-    # The client is gone (connection closed, or RST_STREAM on HTTP/2); a plain
-    # attribute or a property, read on every send().
-    is_disconnected: bool
+        raise NotImplementedError
 
     # Response.
-    @abc.abstractmethod
     def send_informational(self, status: int, headers: Headers) -> None:
         """A 1xx response (103 Early Hints) before the final one."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def start_response(self, status: int, headers: Headers, trailers: bool = False) -> None:
         """Record the final status and headers; they go out with the first body part."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def send_body(self, data: bytes, more_body: bool) -> bool:
         """Write a body part. True means: `await drain()` before sending more.
 
         Raises ClientDisconnected when the client is gone, and
         fasthttpd.http1.serializer.InvalidHeader for a head that cannot be written.
         """
+        raise NotImplementedError
 
-    @abc.abstractmethod
     async def drain(self) -> None:
         """Wait until the written data is below the buffer's high-water mark."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def send_trailers(self, trailers: Headers) -> None:
         """The trailer fields; this ends the response."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def abort(self) -> None:
         """End the response so the client sees it truncated, never cleanly ended."""
+        raise NotImplementedError
 
-    @abc.abstractmethod
     def respond_error(self, status: int) -> None:
         """Answer a plain error (500 for an app failure) when nothing was sent yet."""
+        raise NotImplementedError
 
 
 class HttpDriver(abc.ABC):

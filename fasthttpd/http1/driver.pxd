@@ -1,20 +1,19 @@
 # Layout of fasthttpd/http1/driver.py when compiled: the module stays plain Python
 # (it runs as is where the extensions are not built); this augmenting declaration
-# turns its two classes into final cdef classes with typed fields, and their
-# internal methods into C calls.
+# turns its two classes into cdef classes with typed fields, and their internal
+# methods into C calls.
 
 cimport cython
 
 from fasthttpd.client cimport Client
+from fasthttpd.driver cimport HttpStream
 
 
-@cython.final
-cdef class Http1Stream:
+# Not final: Cython refuses a final subclass overriding its base's cpdef methods.
+cdef class Http1Stream(HttpStream):
     cdef public Http1Driver driver
-    cdef public Client client
-    cdef public object method, path, query, http_version, headers, scheme
     cdef public object request
-    cdef public bint runs_ahead, dispatched, is_disconnected, complete
+    cdef public bint runs_ahead, dispatched, complete
     cdef public object _chunks
     cdef public Py_ssize_t _buffered
     cdef public bint _body_complete, _continue_owed, _trailers, _head_sent
@@ -31,8 +30,10 @@ cdef class Http1Stream:
     cpdef _wake_body(self)
     cpdef lose_connection(self)
     cpdef take_turn(self)
+    cpdef send_informational(self, status, headers)
     cpdef start_response(self, status, headers, trailers=*)
     cpdef bint send_body(self, data, bint more_body) except -1
+    cpdef send_trailers(self, trailers)
     cpdef bint _send_large_first(self, bytes data, bint more_body) except -1
     cpdef _fail_too_long(self)
     cpdef _finish_with(self, out)

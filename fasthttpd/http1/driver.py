@@ -70,13 +70,12 @@ _METHOD_NAMES = {m: m.decode("ascii") for m in (
     b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE", b"CONNECT")}
 
 
-class Http1Stream:
+class Http1Stream(HttpStream):
     """One HTTP/1.1 request and its response."""
 
     __slots__ = (
-        "driver", "client", "method", "path", "query", "http_version", "headers", "scheme",
-        "request", "runs_ahead", "dispatched", "_chunks", "_buffered", "_body_complete",
-        "_body_waiter", "is_disconnected", "_disconnect_waiter", "_continue_owed", "_flags",
+        "driver", "request", "runs_ahead", "dispatched", "_chunks", "_buffered", "_body_complete",
+        "_body_waiter", "_disconnect_waiter", "_continue_owed", "_flags",
         "_status", "_headers", "_trailers", "_head_sent", "_framing", "_remaining",
         "_keep_alive", "complete", "status", "_held", "_close_after", "_turn",
     )
@@ -806,9 +805,8 @@ class Http1Driver:
             h2_driver.data_received(rest)
 
 
-# Compiled, the classes are cdef classes (driver.pxd), which cannot derive from
-# Python classes: they join the contracts as registered implementations.
-HttpStream.register(Http1Stream)
+# Compiled, the driver is a cdef class (driver.pxd), which cannot derive from a
+# Python class: it joins the contract as a registered implementation.
 HttpDriver.register(Http1Driver)
 
 

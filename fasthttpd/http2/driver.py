@@ -390,7 +390,7 @@ class Http2Driver(HttpDriver):
         streams, self.to_dispatch = self.to_dispatch, []
         on_message = self.on_message
         for stream in streams:
-            if not stream.disconnected and not stream.complete:
+            if not stream.is_disconnected and not stream.complete:
                 on_message(stream)
 
     def _reject(self, stream_id: int, reason: str) -> None:
@@ -414,7 +414,7 @@ class Http2Driver(HttpDriver):
         if not data and event.stream_ended is None:
             self.control_frames += 1  # an empty DATA frame does no work
         stream = self.streams.get(event.stream_id)
-        if stream is None or stream.disconnected:
+        if stream is None or stream.is_disconnected:
             if size:  # nobody will read it: give the window back at once
                 self.h2.acknowledge_received_data(size, event.stream_id)
             return
@@ -534,7 +534,7 @@ class Http2Driver(HttpDriver):
     def stream_complete(self, stream: Http2Stream) -> None:
         """END_STREAM went out: the response is complete."""
         stream.complete = True
-        if not stream.body_ended and not stream.disconnected:
+        if not stream.body_ended and not stream.is_disconnected:
             # RFC 9113 8.1: a complete response may stop the rest of the request
             # with RST_STREAM NO_ERROR (the server's choice, not counted).
             self.h2.reset_stream(stream.stream_id, ErrorCodes.NO_ERROR)

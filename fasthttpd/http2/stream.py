@@ -9,7 +9,7 @@ Outbound, the head is held until the first body part (so a small response leaves
 as HEADERS and DATA in one write). A body part is handed to the driver, which
 sends what the flow-control windows allow and keeps the rest in `outbound`;
 `send_body` then answers True and `drain()` waits until the rest has gone. A
-stream is `complete` once END_STREAM (or RST_STREAM) is sent, and `disconnected`
+stream is `complete` once END_STREAM (or RST_STREAM) is sent, and `is_disconnected`
 once the client reset it or the connection went away.
 """
 
@@ -32,8 +32,7 @@ class Http2Stream(HttpStream):
     """One request/response exchange on an HTTP/2 stream."""
 
     __slots__ = (
-        "driver", "stream_id", "client", "method", "path", "query", "http_version",
-        "headers", "scheme", "status", "bytes_sent", "complete", "disconnected",
+        "driver", "stream_id", "status", "bytes_sent", "complete",
         "body_ended", "chunks", "unacknowledged", "body_waiter", "body_wait_since",
         "disconnect_waiter", "head_sent", "response_headers", "trailers", "no_body",
         "outbound", "end_after", "drain_waiter", "drain_since",
@@ -54,7 +53,7 @@ class Http2Stream(HttpStream):
         self.status = 0
         self.bytes_sent = 0
         self.complete = False  # END_STREAM or RST_STREAM sent: nothing more goes out
-        self.disconnected = False  # reset by the client, or the connection is gone
+        self.is_disconnected = False  # reset by the client, or the connection is gone
         self.body_ended = body_ended  # END_STREAM received
         self.chunks: list[bytes] = []
         self.unacknowledged = 0  # flow-controlled bytes buffered, not yet acknowledged
@@ -96,7 +95,7 @@ class Http2Stream(HttpStream):
 
     def lose(self) -> None:
         """The client reset the stream or the connection is gone: wake every waiter."""
-        self.disconnected = True
+        self.is_disconnected = True
         self.chunks.clear()
         self.wake_body()
         self.wake_drain()
@@ -114,13 +113,9 @@ class Http2Stream(HttpStream):
     def is_body_complete(self) -> bool:
         return self.body_ended and not self.chunks
 
-    @property
-    def is_disconnected(self) -> bool:
-        return self.disconnected
-
     async def receive_body(self) -> tuple[bytes, bool] | None:
         while True:
-            if self.disconnected:
+            if self.is_disconnected:
                 return None
             chunks = self.chunks
             if chunks:
@@ -139,7 +134,7 @@ class Http2Stream(HttpStream):
             await waiter
 
     async def wait_disconnect(self) -> None:
-        if self.disconnected or self.complete:
+        if self.is_disconnected or self.complete:
             return
         waiter = self.disconnect_waiter
         if waiter is None:
@@ -163,7 +158,7 @@ class Http2Stream(HttpStream):
             self.no_body = True
 
     def send_body(self, data: bytes, more_body: bool) -> bool:
-        if self.disconnected or self.complete:
+        if self.is_disconnected or self.complete:
             raise ClientDisconnected("the client reset the stream or closed the connection")
         driver = self.driver
         end = not more_body and not self.trailers
@@ -190,7 +185,7 @@ class Http2Stream(HttpStream):
     async def drain(self) -> None:
         driver = self.driver
         while self.outbound or driver.writing_paused:
-            if self.disconnected:
+            if self.is_disconnected:
                 raise ClientDisconnected("the client reset the stream or closed the connection")
             waiter = self.drain_waiter = driver.loop.create_future()
             self.drain_since = driver.loop.time()
@@ -199,11 +194,11 @@ class Http2Stream(HttpStream):
                 await waiter
             finally:
                 driver.draining.discard(self)
-        if self.disconnected:
+        if self.is_disconnected:
             raise ClientDisconnected("the client reset the stream or closed the connection")
 
     def send_trailers(self, trailers: Headers) -> None:
-        if self.disconnected or self.complete:
+        if self.is_disconnected or self.complete:
             raise ClientDisconnected("the client reset the stream or closed the connection")
         driver = self.driver
         if not self.head_sent:  # trailers announced but no body part sent
@@ -220,11 +215,11 @@ class Http2Stream(HttpStream):
         driver.schedule_flush()
 
     def abort(self) -> None:
-        if not self.complete and not self.disconnected:
+        if not self.complete and not self.is_disconnected:
             self.driver.reset_stream(self, _INTERNAL_ERROR)
 
     def respond_error(self, status: int) -> None:
-        if self.complete or self.disconnected:
+        if self.complete or self.is_disconnected:
             return
         if self.head_sent:
             self.abort()
