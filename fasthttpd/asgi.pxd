@@ -4,11 +4,13 @@ cimport cython
 
 from fasthttpd.client cimport Client
 from fasthttpd.driver cimport HttpStream
+from fasthttpd.state cimport ServerState
 
 
 @cython.final
 cdef class AsgiHandler:
-    cdef public object state, app, loop, root_path, raw_root_path
+    cdef public ServerState state
+    cdef public object app, loop, root_path, raw_root_path
     cdef public Py_ssize_t limit_concurrency, limit_max_requests
     cdef public object access_log, trusted_proxies, sent
     cdef public set tasks
@@ -36,3 +38,4 @@ cdef class RequestCycle:
     cpdef _respond_500(self)
     cpdef _record(self)
     cpdef _out_of_order(self, kind)
+    cpdef send(self, dict message)

@@ -1,3 +1,4 @@
+# cython: annotation_typing=False
 """ServerState: what every connection and driver of one server shares."""
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ cimport cython
 
 from fasthttpd.client cimport Client
 from fasthttpd.driver cimport HttpStream
+from fasthttpd.state cimport ServerState
 
 
 # Not final: Cython refuses a final subclass overriding its base's cpdef methods.
@@ -45,7 +46,8 @@ cdef class Http1Stream(HttpStream):
 @cython.final
 cdef class Http1Driver:
     cdef public Client client
-    cdef public object state, loop, config, parser, serializer, on_message
+    cdef public ServerState state
+    cdef public object loop, config, parser, serializer, on_message
     cdef public object write, connection, _transport_write
     cdef public object queue
     cdef public Http1Stream receiving, _upgrading
