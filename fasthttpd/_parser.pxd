@@ -2,24 +2,7 @@
 
 from cpython.ref cimport PyObject
 
-
-cdef class Request:
-    cdef readonly bytes method
-    cdef readonly bytes target
-    cdef readonly bytes path
-    cdef readonly bytes query
-    cdef readonly str http_version
-    cdef readonly list headers
-    cdef readonly bint keep_alive
-    cdef readonly int framing
-    cdef readonly long long content_length
-    cdef readonly bint expect_continue
-    cdef readonly object upgrade
-    cdef readonly bytes host
-
-
-cdef class EndOfMessage:
-    cdef readonly list trailers
+from fasthttpd.http1.events cimport EndOfMessage, Request
 
 
 cdef class RequestParser:

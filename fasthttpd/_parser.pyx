@@ -97,6 +97,9 @@ cdef long long MAX_SIZE = 0x7FFFFFFFFFFFFFFF
 
 
 from fasthttpd.http1.errors import HttpParseError  # noqa: E402  (re-exported)
+# The event classes are cimported (the .pxd), which binds no module attribute:
+# export them by hand, as part of this module's API (_parser.pyi).
+globals().update(Request=Request, EndOfMessage=EndOfMessage)
 
 
 # ---------------------------------------------------------------------------
@@ -232,25 +235,6 @@ cdef void _init_known_names():
 
 
 _init_known_names()
-
-
-@cython.final
-@cython.freelist(16)
-cdef class Request:
-    """A request head. Header names are lower-cased; values have OWS stripped."""
-
-    def __repr__(self) -> str:
-        return (f"<Request {self.method!r} {self.target!r} HTTP/{self.http_version} "
-                f"headers={self.headers!r}>")
-
-
-@cython.final
-@cython.freelist(4)
-cdef class EndOfMessage:
-    """The request's body is complete. `trailers` as for headers; do not mutate."""
-
-    def __repr__(self) -> str:
-        return f"<EndOfMessage trailers={self.trailers!r}>"
 
 
 cdef list NO_TRAILERS = []

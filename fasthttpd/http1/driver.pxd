@@ -7,13 +7,14 @@ cimport cython
 
 from fasthttpd.client cimport Client
 from fasthttpd.driver cimport HttpStream
+from fasthttpd.http1.events cimport EndOfMessage, Request
 from fasthttpd.state cimport ServerState
 
 
 # Not final: Cython refuses a final subclass overriding its base's cpdef methods.
 cdef class Http1Stream(HttpStream):
     cdef public Http1Driver driver
-    cdef public object request
+    cdef public Request request
     cdef public bint runs_ahead, dispatched, complete
     cdef public object _chunks
     cdef public Py_ssize_t _buffered
@@ -26,6 +27,7 @@ cdef class Http1Stream(HttpStream):
     cdef public int status
     cdef public list _held
 
+    cpdef _open(self, Http1Driver driver, Request request)
     cpdef feed_body(self, bytes data)
     cpdef end_body(self)
     cpdef _wake_body(self)
@@ -57,11 +59,10 @@ cdef class Http1Driver:
     cdef public double _deadline, _timer_at
     cdef public object _timer, _pending_error
     cdef public Py_ssize_t _drain_budget, _out_size, _waiting, _unsafe
-    cdef public object _request_type, _end_type
     cdef public list _out
 
     cpdef _process(self, list events)
-    cpdef _request_received(self, request)
+    cpdef _request_received(self, Request request)
     cpdef _end_of_message(self)
     cpdef _after_input(self)
     cpdef _drop(self, Http1Stream stream)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from fasthttpd import http1
 from fasthttpd.driver import ClientDisconnected, Headers, HttpDriver, HttpStream
+from fasthttpd.http1.events import EndOfMessage, Request
 
 if TYPE_CHECKING:
     from fasthttpd.client import Client
@@ -80,7 +81,11 @@ class Http1Stream(HttpStream):
         "_keep_alive", "complete", "status", "_held", "_close_after", "_turn",
     )
 
-    def __init__(self, driver: Http1Driver, request: Any) -> None:
+    def __init__(self, driver: Http1Driver, request: Request) -> None:
+        self._open(driver, request)
+
+    def _open(self, driver: Http1Driver, request: Request) -> None:
+        # Apart from __init__ so that, compiled, its arguments are typed (driver.pxd).
         self.driver = driver
         self.client = driver.client
         self.request = request
@@ -333,7 +338,7 @@ class Http1Driver:
         "state", "loop", "config", "parser", "serializer", "client", "on_message",
         "write", "connection", "queue", "receiving", "closing", "write_paused",
         "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer", "_timer_at",
-        "_pending_error", "_drain_budget", "_request_type", "_end_type", "_upgrading",
+        "_pending_error", "_drain_budget", "_upgrading",
         "_out", "_out_size", "_waiting", "_unsafe", "_dispatching", "_feeding",
         "_transport_write",
     )
@@ -343,8 +348,6 @@ class Http1Driver:
         self.loop = state.loop
         self.config = config = state.config
         impl = impl or http1
-        self._request_type = impl.parser.Request
-        self._end_type = impl.parser.EndOfMessage
         self.parser = impl.parser.RequestParser(
             max_request_line_size=config.limit_request_line,
             max_header_count=config.limit_request_fields,
@@ -401,20 +404,19 @@ class Http1Driver:
             self._after_input()
 
     def _process(self, events: list[Any]) -> None:
-        request_type = self._request_type
         for event in events:
             kind = type(event)
             if kind is bytes:
                 self.receiving.feed_body(event)  # type: ignore[union-attr]
-            elif kind is request_type:
+            elif kind is Request:
                 self._request_received(event)
-            elif kind is self._end_type:
+            elif kind is EndOfMessage:
                 self._end_of_message()
             else:
                 self._parse_error(event)
                 return
 
-    def _request_received(self, request: Any) -> None:
+    def _request_received(self, request: Request) -> None:
         stream = Http1Stream(self, request)
         client = self.client
         client.pending_request_count += 1

@@ -55,6 +55,7 @@ import re
 
 # One error type for both implementations (re-exported: part of this module's API).
 from fasthttpd.http1.errors import HttpParseError
+from fasthttpd.http1.events import EndOfMessage, Request
 
 FRAMING_NONE = 0
 FRAMING_LENGTH = 1
@@ -121,44 +122,6 @@ _TARGET = 2
 _VERSION_PART = 3
 _FIELD_NAME = 4
 _FIELD_VALUE = 5
-
-
-class Request:
-    """A request head. Header names are lower-cased; values have OWS stripped."""
-
-    __slots__ = ("method", "target", "path", "query", "http_version", "headers", "keep_alive",
-                 "framing", "content_length", "expect_continue", "upgrade", "host")
-
-    def __init__(self, method: bytes, target: bytes, path: bytes, query: bytes,
-                 http_version: str) -> None:
-        self.method = method
-        self.target = target
-        self.path = path
-        self.query = query
-        self.http_version = http_version
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.keep_alive = False
-        self.framing = FRAMING_NONE
-        self.content_length = -1
-        self.expect_continue = False
-        self.upgrade: bytes | None = None
-        self.host = b""
-
-    def __repr__(self) -> str:
-        return (f"<Request {self.method!r} {self.target!r} HTTP/{self.http_version} "
-                f"headers={self.headers!r}>")
-
-
-class EndOfMessage:
-    """The request's body is complete. `trailers` as for headers; do not mutate."""
-
-    __slots__ = ("trailers",)
-
-    def __init__(self, trailers: list[tuple[bytes, bytes]]) -> None:
-        self.trailers = trailers
-
-    def __repr__(self) -> str:
-        return f"<EndOfMessage trailers={self.trailers!r}>"
 
 
 Event = Request | bytes | EndOfMessage | HttpParseError

@@ -45,16 +45,6 @@ def test_event_types_and_fields(parser_module):
     assert isinstance(end, parser_module.EndOfMessage) and end.trailers == []
 
 
-def test_compiled_request_attributes_are_read_only():
-    from fasthttpd import _parser
-
-    request, end = _parser.RequestParser().feed(GET)
-    with pytest.raises(AttributeError):
-        request.method = b"POST"  # type: ignore[misc]
-    with pytest.raises(AttributeError):
-        end.trailers = []  # type: ignore[misc]
-
-
 def test_pipelined_requests_come_out_in_order(parser_module):
     data = GET + POST + CHUNKED + GET
     events = normalize(parser_module, parser_module.RequestParser().feed(data))
