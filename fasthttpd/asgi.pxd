@@ -34,7 +34,10 @@ cdef class RequestCycle:
     cdef public bint request_done, trailers
     cdef public object held_trailers, task
 
+    cpdef _open(self, AsgiHandler handler, HttpStream stream, dict scope)
     cpdef _app_failed(self, exc)
+    cpdef _app_returned(self)
+    cpdef _end(self)
     cpdef _respond_500(self)
     cpdef _record(self)
     cpdef _out_of_order(self, kind)

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
+from asyncio import Task
 from urllib.parse import unquote
 
 from fasthttpd.client import Client
@@ -78,19 +79,25 @@ class AsgiHandler:
             stream.respond_error(503)
             return
         state.active_requests += 1
-        cycle = RequestCycle(self, stream, self.build_scope(stream))
+        cycle = RequestCycle.__new__(RequestCycle)  # compiled: no argument parsing
+        cycle._open(self, stream, self.build_scope(stream))
         task = self.start_task(cycle.run())
-        if not task.done():
+        if not EAGER_TASKS or not task.done():
             cycle.task = task
             self.tasks.add(task)
 
     def start_task(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run the app in a real Task, started eagerly where Python allows it (3.12+):
         a request the app answers without waiting is then answered within the
-        same read, saving a trip through the event loop."""
+        same read, saving a trip through the event loop. The Task is made here
+        rather than by `loop.create_task` (a layer of argument handling less),
+        unless a task factory was installed, which is then honoured."""
+        loop = self.loop
+        if loop.get_task_factory() is not None:
+            return loop.create_task(coro)
         if EAGER_TASKS:
-            return asyncio.Task(coro, loop=self.loop, eager_start=True)  # type: ignore[call-arg]
-        return self.loop.create_task(coro)
+            return Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg]
+        return Task(coro, loop=loop)
 
     def build_scope(self, stream: HttpStream) -> dict[str, Any]:
         client = stream.client
@@ -164,6 +171,10 @@ class RequestCycle:
                  "request_done", "trailers", "held_trailers", "task")
 
     def __init__(self, handler: AsgiHandler, stream: HttpStream, scope: dict[str, Any]) -> None:
+        self._open(handler, stream, scope)
+
+    def _open(self, handler: AsgiHandler, stream: HttpStream, scope: dict[str, Any]) -> None:
+        # Apart from __init__ so that, compiled, its arguments are typed (asgi.pxd).
         self.handler = handler
         self.stream = stream
         self.scope = scope
@@ -177,31 +188,39 @@ class RequestCycle:
         self.task: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        stream = self.stream
+        # Kept to the call and two outcomes: every local and `finally` here costs
+        # each request's coroutine setup and teardown.
         try:
             await self.handler.app(self.scope, self.receive, self.send)
         except BaseException as exc:  # the app's failure must not reach the loop
             self._app_failed(exc)
+            self._end()
             if not isinstance(exc, Exception | asyncio.CancelledError):
                 raise
         else:
-            if stream.is_disconnected:
-                pass  # nobody to answer
-            elif self.phase <= STARTED:
-                logger.error("ASGI app returned without sending a response: %s %s",
-                             stream.method, self.scope["path"])
-                self._respond_500()
-            elif self.phase != COMPLETE:
-                logger.error("ASGI app returned without completing its response: %s %s",
-                             stream.method, self.scope["path"])
-                stream.abort()
-        finally:
-            handler = self.handler
-            handler.state.active_requests -= 1
-            if self.task is not None:
-                handler.tasks.discard(self.task)
-            if handler.timed:
-                self._record()
+            self._app_returned()
+            self._end()
+
+    def _app_returned(self) -> None:
+        stream = self.stream
+        if stream.is_disconnected:
+            pass  # nobody to answer
+        elif self.phase <= STARTED:
+            logger.error("ASGI app returned without sending a response: %s %s",
+                         stream.method, self.scope["path"])
+            self._respond_500()
+        elif self.phase != COMPLETE:
+            logger.error("ASGI app returned without completing its response: %s %s",
+                         stream.method, self.scope["path"])
+            stream.abort()
+
+    def _end(self) -> None:
+        handler = self.handler
+        handler.state.active_requests -= 1
+        if self.task is not None:
+            handler.tasks.discard(self.task)
+        if handler.timed:
+            self._record()
 
     def _app_failed(self, exc: BaseException) -> None:
         stream = self.stream

@@ -51,12 +51,12 @@ cdef class Http1Driver:
     cdef public ServerState state
     cdef public object loop, config, parser, serializer, on_message
     cdef public object write, connection, _transport_write
-    cdef public object queue
+    cdef public list queue
     cdef public Http1Stream receiving, _upgrading
     cdef public bint closing, write_paused, _dispatching, _feeding
     cdef public list _drain_waiters
     cdef public int _reading_paused_for, _wait
-    cdef public double _deadline, _timer_at
+    cdef public double _deadline, _timer_at, _timeout_keep_alive
     cdef public object _timer, _pending_error
     cdef public Py_ssize_t _drain_budget, _out_size, _waiting, _unsafe
     cdef public list _out
