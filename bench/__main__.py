@@ -28,9 +28,10 @@ from typing import Any
 from bench import environment
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-MICRO_MODULES = ["bench.micro_parser", "bench.micro_serializer", "bench.micro_h2",
-                 "bench.workers"]
-PINNED_MICRO = {"bench.micro_parser", "bench.micro_serializer", "bench.micro_h2"}
+MICRO_MODULES = ["bench.micro_parser", "bench.micro_serializer", "bench.micro_asgi",
+                 "bench.micro_h2", "bench.workers"]
+PINNED_MICRO = {"bench.micro_parser", "bench.micro_serializer", "bench.micro_asgi",
+                "bench.micro_h2"}
 
 
 def say(message: str) -> None:

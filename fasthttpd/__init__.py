@@ -13,7 +13,7 @@ if os.environ.get("FASTHTTPD_NO_EXTENSIONS") == "1":
     import sys
 
     class _SourceFirst(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):  # type: ignore[no-untyped-def]
+        def find_spec(self, name, path, target=None):
             if not name.startswith(__name__ + "."):
                 return None
             base = os.path.join(os.path.dirname(__file__), *name.split(".")[1:])

@@ -15,9 +15,9 @@ import asyncio
 import logging
 import sys
 import time
+from asyncio import Task
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
-from asyncio import Task
 from urllib.parse import unquote
 
 from fasthttpd.client import Client
@@ -124,7 +124,8 @@ class AsgiHandler:
         scope["query_string"] = stream.query
         scope["headers"] = stream.headers
         scope["state"] = self.state.lifespan_state.copy()
-        if base["client"] is not None and self.trusts(base["client"][0]):
+        remote = client.remote_address
+        if self.trusted_proxies is not None and remote is not None and self.trusts(remote[0]):
             _apply_proxy_headers(scope)
         return scope
 

@@ -24,13 +24,18 @@ class DefaultHttpDriverFactory(HttpDriverFactory):
             alpn = (client.tls_info or {}).get("alpn_protocol")
             if alpn == "h2" and self.http != "1":
                 return self._http2()
-            return Http1Driver(self.state)
+            return self._http1()
         if self.http != "1" and data[:1] == b"P":
             if len(data) < len(H2_PREFACE) and H2_PREFACE.startswith(data):
                 return None  # could still be the preface: wait for more
             if data.startswith(H2_PREFACE):
                 return self._http2()
-        return Http1Driver(self.state)
+        return self._http1()
+
+    def _http1(self) -> HttpDriver:
+        # A registered HttpDriver (a cdef class when compiled), which type checkers
+        # cannot see.
+        return Http1Driver(self.state)  # type: ignore[return-value]
 
     def _http2(self) -> HttpDriver:
         from fasthttpd.http2 import Http2Driver
