@@ -42,3 +42,10 @@ cdef class RequestCycle:
     cpdef _record(self)
     cpdef _out_of_order(self, kind)
     cpdef send(self, dict message)
+
+
+# Module constants: C values in compiled code, plain globals in the source.
+cdef int INITIAL, STARTED, STREAMING, BODY_DONE, COMPLETE
+cdef bint EAGER_TASKS
+cdef Py_ssize_t DECODED_PATHS_LIMIT
+cdef dict EXTENSIONS, DISCONNECT

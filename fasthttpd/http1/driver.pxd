@@ -78,3 +78,15 @@ cdef class Http1Driver:
     cpdef _resume_reading(self, int reason)
     cpdef _set_deadline(self, int wait, double timeout)
     cpdef _close_now(self)
+
+
+# Module constants: C values in compiled code, plain globals in the source.
+cdef Py_ssize_t BODY_BUFFER_LIMIT, PIPELINE_LIMIT, DRAIN_LIMIT, GATHER_LIMIT, LARGE_BODY
+cdef frozenset SAFE_METHODS
+cdef double INFINITY
+cdef int WAIT_HEAD, WAIT_BODY, WAIT_IDLE, WAIT_ANSWERED
+cdef dict _METHOD_NAMES
+cdef int _PAUSED_BODY, _PAUSED_PIPELINE
+cdef bytes _CONTINUE, _LAST_CHUNK, _SWITCHING_TO_H2C
+cdef int _FRAMING_NONE, _FRAMING_LENGTH, _FRAMING_CHUNKED, _FRAMING_CLOSE
+cdef int _FLAG_HEAD, _FLAG_HTTP10, _FLAG_KEEP_ALIVE, _FLAG_TRAILERS
