@@ -17,6 +17,8 @@ cdef class AsgiHandler:
     cdef public dict decoded_paths
     cdef public bint timed
 
+    @cython.locals(cycle=RequestCycle)
+    cpdef dispatch(self, HttpStream stream)
     cpdef start_task(self, coro)
     cpdef dict build_scope(self, HttpStream stream)
     cpdef dict connection_scope(self, Client client)

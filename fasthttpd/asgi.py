@@ -68,6 +68,9 @@ class AsgiHandler:
         self.sent.set_result(None)
 
     def __call__(self, stream: HttpStream) -> None:
+        self.dispatch(stream)
+
+    def dispatch(self, stream: HttpStream) -> None:
         state = self.state
         state.total_requests += 1
         if self.limit_max_requests and state.total_requests == self.limit_max_requests:
