@@ -62,6 +62,26 @@ def test_simple_get_is_one_write_with_content_length(impl):
     run(main())
 
 
+def test_app_runs_in_its_own_named_task(impl):
+    seen = []
+
+    async def app(scope, receive, send):
+        task = asyncio.current_task()
+        seen.append((task, task.get_name()))
+        await hello_app(scope, receive, send)
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(GET + GET)
+        await h.settle()
+        assert len(parse_responses(h.transport.take())) == 2
+
+    run(main())
+    [(first, first_name), (second, second_name)] = seen
+    assert first is not second  # one Task per request: contextvars never leak between them
+    assert first_name == second_name == "fasthttpd-request"
+
+
 def test_pipelined_requests_are_answered_in_order(impl):
     seen = []
 
