@@ -15,7 +15,7 @@ cdef class AsgiHandler:
     cdef public object access_log, trusted_proxies, sent
     cdef public set tasks
     cdef public dict decoded_paths
-    cdef public bint timed
+    cdef public bint timed, custom_task_factory
 
     @cython.locals(cycle=RequestCycle)
     cpdef dispatch(self, HttpStream stream)

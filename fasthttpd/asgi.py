@@ -66,6 +66,7 @@ class AsgiHandler:
         # Most requests ask for a few paths again and again: decode each once.
         self.decoded_paths: dict[bytes, str] = {}
         self.timed = self.access_log is not None or state.observer is not None
+        self.custom_task_factory = self.loop.get_task_factory() is not None
         self.sent = self.loop.create_future()  # what `send` returns when there is no wait
         self.sent.set_result(None)
 
@@ -96,11 +97,12 @@ class AsgiHandler:
         a request the app answers without waiting is then answered within the
         same read, saving a trip through the event loop. The Task is made here
         rather than by `loop.create_task` (a layer of argument handling less),
-        unless a task factory was installed, which is then honoured. Every one is
+        unless a task factory was installed before serving began (at import or
+        in the lifespan startup), which is then honoured. Every one is
         named TASK_NAME: Python's default, a numbered "Task-N", costs a string
         formatting per request, about 3% of a hello-world request's CPU time."""
         loop = self.loop
-        if loop.get_task_factory() is not None:
+        if self.custom_task_factory:
             return loop.create_task(coro, name=TASK_NAME)
         if EAGER_TASKS:
             return Task(coro, loop=loop, name=TASK_NAME, eager_start=True)  # type: ignore[call-arg]

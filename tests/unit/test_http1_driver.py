@@ -82,6 +82,26 @@ def test_app_runs_in_its_own_named_task(impl):
     assert first_name == second_name == "fasthttpd-request"
 
 
+def test_task_factory_installed_before_serving_is_honoured(impl):
+    made = []
+
+    def factory(loop, coro, **kwargs):
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        made.append(task)
+        return task
+
+    async def main():
+        asyncio.get_running_loop().set_task_factory(factory)
+        h = Harness(hello_app, impl)
+        h.send(GET)
+        await h.settle()
+        assert parse_responses(h.transport.take())[0].body == b"Hello, world!"
+
+    run(main())
+    # The test's own helpers make Tasks through it too; the request's is among them.
+    assert [task.get_name() for task in made].count("fasthttpd-request") == 1
+
+
 def test_pipelined_requests_are_answered_in_order(impl):
     seen = []
 
