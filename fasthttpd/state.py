@@ -1,4 +1,5 @@
 # cython: annotation_typing=False
+# (annotations are for type checkers; the .pxd beside this file gives the C types)
 """ServerState: what every connection and driver of one server shares."""
 
 from __future__ import annotations

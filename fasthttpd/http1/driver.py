@@ -1,4 +1,5 @@
 # cython: annotation_typing=False
+# (annotations are for type checkers; the .pxd beside this file gives the C types)
 """Http1Driver: HTTP/1.1 on one connection, on the compiled parser and serializer.
 
 Theory of operation. Every received chunk goes through the sans-IO parser, which
