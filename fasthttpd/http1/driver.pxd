@@ -68,7 +68,7 @@ cdef class Http1Driver:
     cpdef _end_of_message(self)
     cpdef _after_input(self)
     cpdef _drop(self, Http1Stream stream)
-    cpdef emit(self, Http1Stream stream, data, bint close=*)
+    cpdef emit(self, Http1Stream stream, data, bint close=*, bint final=*)
     cpdef _flush(self, bint close=*)
     @cython.locals(request=Request)
     cpdef response_complete(self, Http1Stream stream)

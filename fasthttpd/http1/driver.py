@@ -295,7 +295,7 @@ class Http1Stream(HttpStream):
         driver = self.driver
         close = not self._keep_alive or driver.closing
         self.complete = True
-        driver.emit(self, out, close)
+        driver.emit(self, out, close, True)
         waiter = self._disconnect_waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -509,11 +509,16 @@ class Http1Driver:
             self._waiting -= 1
 
     # Writing, in request order.
-    def emit(self, stream: Http1Stream, data: bytes | list[bytes], close: bool = False) -> None:
+    def emit(self, stream: Http1Stream, data: bytes | list[bytes], close: bool = False,
+             final: bool = False) -> None:
         """Write a stream's output now if it is its turn, else hold it.
 
         `data` is bytes, or a list of pieces for large bodies (written without
-        joining them)."""
+        joining them); `final` when it completes the response. Only a final part
+        may go straight to the transport: the parts of a streamed response are
+        gathered and written once per loop iteration (or past GATHER_LIMIT), so an
+        app sending many small chunks without waiting costs one write, not one per
+        chunk, and none waits longer than the iteration in progress."""
         queue = self.queue
         if not queue or stream is not queue[0]:
             pieces = data if type(data) is list else [data]
@@ -539,7 +544,7 @@ class Http1Driver:
             # high-water mark (and so send()'s backpressure) sees them.
             if close or self._out_size > GATHER_LIMIT:
                 self._flush(close)
-        elif close or (len(queue) == 1 and not self._feeding) or len(data) > GATHER_LIMIT:
+        elif close or (final and len(queue) == 1 and not self._feeding) or len(data) > GATHER_LIMIT:
             if close:
                 self.closing = True
                 self.write(data, True)
@@ -597,7 +602,7 @@ class Http1Driver:
                 # Small held output joins the batch's single write; large goes as is.
                 self.emit(head, held[0] if len(held) == 1 else
                           held if sum(map(len, held)) > LARGE_BODY else b"".join(held),
-                          head._close_after)
+                          head._close_after, head.complete)
                 if self.closing:
                     return
             if not head.complete:

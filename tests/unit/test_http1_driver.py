@@ -163,6 +163,43 @@ def test_pipelined_responses_leave_in_few_writes(impl):
     run(main())
 
 
+def test_chunks_sent_without_waiting_leave_in_one_write(impl):
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        for i in range(100):
+            await send({"type": "http.response.body", "body": b"%02d" % i, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(GET)
+        await h.settle()
+        [response] = h.responses()
+        assert response.body == b"".join(b"%02d" % i for i in range(100))
+        assert h.transport.write_calls == 1
+    run(main())
+
+
+def test_streamed_chunk_is_written_while_the_app_waits(impl):
+    async def main():
+        proceed = asyncio.Event()
+
+        async def app(scope, receive, send):
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"first", "more_body": True})
+            await proceed.wait()  # an app between two events of a stream
+            await send({"type": "http.response.body", "body": b"last"})
+
+        h = Harness(app, impl)
+        h.send(GET)
+        await h.settle()
+        assert h.transport.written.endswith(b"first\r\n")  # its chunk, framed, is out
+        proceed.set()
+        await h.settle()
+        assert h.responses()[0].body == b"firstlast"
+    run(main())
+
+
 def test_streamed_response_behind_the_head_waits_for_its_turn(impl):
     async def app(scope, receive, send):
         if scope["path"] == "/first":
