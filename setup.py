@@ -22,26 +22,23 @@ directives = {
     "linetrace": DEBUG,
     "profile": DEBUG,
 }
+# A Python module keeps Python's semantics when compiled (negative indexes, bounds
+# and zero-division checks); its annotations are for type checkers, and the .pxd
+# beside it alone gives C types.
+python_directives = {**directives, "boundscheck": True, "wraparound": True,
+                     "cdivision": False, "annotation_typing": False}
 
-extensions = [
-    Extension(
-        f"fasthttpd.{name}",
-        [f"fasthttpd/{name}.pyx"],
-        extra_compile_args=compile_args,
-        define_macros=macros,
-    )
-    for name in ("_parser", "_serializer")
-] + [
-    # A Python module with an augmenting .pxd beside it is compiled from its
-    # source, with the layout the .pxd gives it; it also runs as plain Python.
-    Extension(
-        str(source.with_suffix("")).replace(os.sep, "."),
-        [str(source)],
-        extra_compile_args=compile_args,
-        define_macros=macros,
-    )
-    for source in sorted(Path("fasthttpd").rglob("*.py"))
-    if source.with_suffix(".pxd").exists()
-]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives))
+def extension(source: Path) -> Extension:
+    return Extension(str(source.with_suffix("")).replace(os.sep, "."), [str(source)],
+                     extra_compile_args=compile_args, define_macros=macros)
+
+
+compiled = [extension(Path("fasthttpd") / f"{name}.pyx") for name in ("_parser", "_serializer")]
+# A Python module with an augmenting .pxd beside it is compiled from its source,
+# with the layout the .pxd gives it; it also runs as plain Python.
+compiled_python = [extension(source) for source in sorted(Path("fasthttpd").rglob("*.py"))
+                   if source.with_suffix(".pxd").exists()]
+
+setup(ext_modules=cythonize(compiled, compiler_directives=directives)
+      + cythonize(compiled_python, compiler_directives=python_directives))

@@ -1,5 +1,3 @@
-# cython: annotation_typing=False
-# (annotations are for type checkers; the .pxd beside this file gives the C types)
 """The ASGI 3 request cycle, the same for HTTP/1.1 and HTTP/2.
 
 `AsgiHandler` is the `on_message` callback of every connection: for each

@@ -1,5 +1,3 @@
-# cython: annotation_typing=False
-# (annotations are for type checkers; the .pxd beside this file gives the C types)
 """Client: what the server knows about one connection, whatever its protocol."""
 
 from __future__ import annotations

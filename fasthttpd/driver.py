@@ -1,5 +1,3 @@
-# cython: annotation_typing=False
-# (annotations are for type checkers; the .pxd beside this file gives the C types)
 """The contracts between a connection, its protocol driver and the application.
 
 Theory of operation: the connection (fasthttpd.connection) owns a `Client` and asks

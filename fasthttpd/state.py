@@ -1,5 +1,3 @@
-# cython: annotation_typing=False
-# (annotations are for type checkers; the .pxd beside this file gives the C types)
 """ServerState: what every connection and driver of one server shares."""
 
 from __future__ import annotations

@@ -1,5 +1,3 @@
-# cython: annotation_typing=False
-# (annotations are for type checkers; the .pxd beside this file gives the C types)
 """Http1Driver: HTTP/1.1 on one connection, on the compiled parser and serializer.
 
 Theory of operation. Every received chunk goes through the sans-IO parser, which

@@ -1,5 +1,3 @@
-# cython: annotation_typing=False
-# (annotations are for type checkers; the .pxd beside this file gives the C types)
 """The events both HTTP/1.1 parsers emit besides body bytes and errors.
 
 One definition for the compiled parser (fasthttpd/_parser.pyx, which fills the

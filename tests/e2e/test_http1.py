@@ -46,6 +46,23 @@ def test_scope_is_complete(server):
     assert scope["state"] == {"started": "yes"}  # set by the lifespan startup
 
 
+FORWARDED = {"X-Forwarded-For": "203.0.113.7, 198.51.100.2", "X-Forwarded-Proto": "https"}
+
+
+def test_proxy_headers_from_a_trusted_peer_set_client_and_scheme(server):
+    # Defaults: --proxy-headers, --forwarded-allow-ips 127.0.0.1 (this client).
+    scope = httpx.get(server.url + "/scope", headers=FORWARDED, timeout=5).json()
+    assert scope["client"] == ["198.51.100.2", 0]  # the last hop, added by the proxy
+    assert scope["scheme"] == "https"
+
+
+def test_proxy_headers_from_an_untrusted_peer_are_ignored(impl):
+    with run_server("--forwarded-allow-ips", "192.0.2.1", impl=impl) as server:
+        scope = httpx.get(server.url + "/scope", headers=FORWARDED, timeout=5).json()
+    assert scope["client"][0] == "127.0.0.1"
+    assert scope["scheme"] == "http"
+
+
 def test_path_is_percent_decoded(server):
     raw = exchange(server.port, b"GET /%73cope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     body = raw.split(b"\r\n\r\n", 1)[1]
