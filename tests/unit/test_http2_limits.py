@@ -269,8 +269,11 @@ def test_client_that_stops_reading_is_dropped() -> None:
         config = make_config(h2_send_timeout=0.3)
         peer = Peer(big_app(200_000), config=config)
         peer.request("/")
-        await peer.settle()
+        # The client reads nothing from the start. Paused later, the stream could
+        # first be reset for its own stalled window (also h2_send_timeout), leaving
+        # an idle connection that is rightly not dropped.
         peer.driver.pause_writing()
+        await peer.settle()
         # The send timeout is checked on the connection's once-a-second tick.
         for _ in range(40):
             if peer.conn.aborted:
