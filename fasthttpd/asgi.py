@@ -133,7 +133,7 @@ class AsgiHandler:
         scope["headers"] = stream.headers
         scope["state"] = self.state.lifespan_state.copy()
         remote = client.remote_address
-        if self.trusted_proxies is not None and remote is not None and self.trusts(remote[0]):
+        if remote is not None and self.trusts(remote[0]):
             _apply_proxy_headers(scope)
         return scope
 

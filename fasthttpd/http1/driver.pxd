@@ -37,7 +37,7 @@ cdef class Http1Stream(HttpStream):
     cpdef start_response(self, status, headers, trailers=*)
     cpdef bint send_body(self, data, bint more_body) except -1
     cpdef send_trailers(self, trailers)
-    cpdef bint _send_large_first(self, bytes data, bint more_body) except -1
+    cpdef _head_with(self, bytes data, bint more_body)
     cpdef _fail_too_long(self)
     cpdef _finish_with(self, out)
     cpdef abort(self)

@@ -205,19 +205,7 @@ class Http1Stream(HttpStream):
         driver = self.driver
         out: bytes | list[bytes]
         if not self._head_sent:
-            if len(data) > LARGE_BODY and not self._flags & _FLAG_HEAD:
-                return self._send_large_first(data, more_body)
-            out, framing, content_length, keep_alive = driver.serializer.serialize_response(
-                self._status, self._headers, data, more_body, self.request_flags())
-            self._head_sent = True
-            self._framing = framing
-            self._keep_alive = keep_alive
-            if framing == _FRAMING_LENGTH:
-                self._remaining = content_length - len(data)
-                if self._remaining < 0:
-                    self._fail_too_long()
-            elif framing == _FRAMING_CHUNKED and not more_body and not self._trailers:
-                out += _LAST_CHUNK
+            out = self._head_with(data, more_body)
         else:
             framing = self._framing
             if framing == _FRAMING_CHUNKED and len(data) > LARGE_BODY:
@@ -249,35 +237,34 @@ class Http1Stream(HttpStream):
         self._finish_with(out)
         return False
 
-    def _send_large_first(self, data: bytes, more_body: bool) -> bool:
-        """The head alone from the serializer, the body beside it: no copy of the body."""
+    def _head_with(self, data: bytes, more_body: bool) -> bytes | list[bytes]:
+        """The response head with the first body part: one buffer for a small part;
+        for a large one the head alone, the part beside it (no copy of the body)."""
         headers = self._headers
-        if not more_body and not self._trailers and not _has_content_length(headers):
+        large = len(data) > LARGE_BODY and not self._flags & _FLAG_HEAD
+        end = not more_body and not self._trailers
+        if large and end and not _has_content_length(headers):
             headers = [*headers, (b"content-length", b"%d" % len(data))]
         head, framing, content_length, keep_alive = self.driver.serializer.serialize_response(
-            self._status, headers, b"", True, self.request_flags())
+            self._status, headers, b"" if large else data, more_body or large,
+            self.request_flags())
         self._head_sent = True
         self._framing = framing
         self._keep_alive = keep_alive
-        out = [head]
         if framing == _FRAMING_LENGTH:
             self._remaining = content_length - len(data)
             if self._remaining < 0:
                 self._fail_too_long()
-            out.append(data)
-        elif framing == _FRAMING_CHUNKED:
-            out += _chunk_pieces(data)
-            if not more_body and not self._trailers:
-                out.append(_LAST_CHUNK)
-        elif framing == _FRAMING_CLOSE:
-            out.append(data)
-        if more_body or self._trailers:
-            self.driver.emit(self, out)
-            return self.driver.write_paused or self._held is not None
-        if framing == _FRAMING_LENGTH and self._remaining:
-            self._keep_alive = False  # shorter than its Content-Length
-        self._finish_with(out)
-        return False
+        if not large:
+            return head + _LAST_CHUNK if framing == _FRAMING_CHUNKED and end else head
+        pieces = [head]
+        if framing == _FRAMING_CHUNKED:
+            pieces += _chunk_pieces(data)
+            if end:
+                pieces.append(_LAST_CHUNK)
+        elif framing != _FRAMING_NONE:
+            pieces.append(data)
+        return pieces
 
     def _fail_too_long(self) -> None:
         self.abort()

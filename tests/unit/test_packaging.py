@@ -35,12 +35,21 @@ COMPILED = ["_parser", "_serializer", "asgi", "client", "driver", "state", "http
             "http1.events"]
 
 
-@pytest.mark.skipif(os.environ.get("FASTHTTPD_NO_EXTENSIONS") == "1",
-                    reason="FASTHTTPD_NO_EXTENSIONS=1 imports no compiled module by design")
+def module_file(name: str, no_extensions: bool) -> Path:
+    """Where a fresh interpreter imports fasthttpd.NAME from, with or without
+    FASTHTTPD_NO_EXTENSIONS=1 (whatever this test run itself was started with)."""
+    env = {key: value for key, value in os.environ.items() if key != "FASTHTTPD_NO_EXTENSIONS"}
+    if no_extensions:
+        env["FASTHTTPD_NO_EXTENSIONS"] = "1"
+    code = f"import fasthttpd.{name} as module; print(module.__file__)"
+    completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                               text=True, timeout=60, check=True)
+    return Path(completed.stdout.strip()).resolve()
+
+
 @pytest.mark.parametrize("name", COMPILED)
 def test_compiled_extension_is_part_of_the_imported_package(name):
-    module = importlib.import_module(f"fasthttpd.{name}")
-    path = Path(module.__file__).resolve()
+    path = module_file(name, no_extensions=False)
     assert path.parent == PACKAGE_DIR.joinpath(*name.split(".")[:-1]), \
         "extension and package come from different trees"
     assert path.suffix in (".so", ".pyd"), f"{path.name} is not a compiled extension"
@@ -52,13 +61,12 @@ def test_typing_files_ship_with_the_package(name):
 
 
 def test_compiled_implementation_is_selected_by_default():
+    # The suite tests both implementations itself and sets FASTHTTPD_NO_EXTENSIONS
+    # only for the processes it starts: run it without that variable.
     from fasthttpd import http1
 
-    if os.environ.get("FASTHTTPD_NO_EXTENSIONS") == "1":
-        assert http1.IMPLEMENTATION == "python"
-    else:
-        assert http1.IMPLEMENTATION == "compiled"
-        assert http1.serializer is importlib.import_module("fasthttpd._serializer")
+    assert http1.IMPLEMENTATION == "compiled"
+    assert http1.serializer is importlib.import_module("fasthttpd._serializer")
 
 
 def test_no_extensions_switch_selects_the_fallback():
@@ -70,6 +78,20 @@ def test_no_extensions_switch_selects_the_fallback():
     assert completed.stdout.split() == [
         "python", "fasthttpd.http1.fallback_serializer", "fasthttpd.http1.fallback_parser"
     ]
+
+
+@pytest.mark.parametrize("name", [name for name in COMPILED if not name.startswith("_")])
+def test_no_extensions_switch_imports_compiled_modules_from_source(name):
+    assert module_file(name, no_extensions=True).suffix == ".py"
+
+
+def test_no_extensions_switch_refuses_compiled_only_modules():
+    code = "import fasthttpd._parser"
+    env = dict(os.environ, FASTHTTPD_NO_EXTENSIONS="1")
+    completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                               text=True, timeout=60)
+    assert completed.returncode != 0
+    assert "FASTHTTPD_NO_EXTENSIONS=1 disables it" in completed.stderr
 
 
 def stub_names(stub: str) -> tuple[dict[str, list[str]], set[str], set[str]]:
