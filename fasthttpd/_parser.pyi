@@ -14,7 +14,8 @@ later bytes stay unparsed until `resume()` (the upgrade was declined) or
 `take_unparsed()` (the connection switches protocol and takes those bytes along).
 
 Both implementations (`fasthttpd._parser`, compiled, and
-`fasthttpd.http1.fallback_parser`, on httptools) follow this stub exactly.
+`fasthttpd.http1.fallback_parser`, pure Python) follow this stub exactly and give
+every input the same events, error statuses and reasons.
 """
 
 from typing import Final
