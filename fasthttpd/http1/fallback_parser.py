@@ -423,7 +423,7 @@ class RequestParser:
         start = self._line_start
         hard = start + self._max_header_size
         stop = min(n, hard)
-        too_long = (431, "header field line too large")
+        too_long = (431, "header field too large")
         if self._phase == _LINE_START:
             if self._field_count >= self._max_header_count:
                 return self._fail(events, 431, "too many header fields")
