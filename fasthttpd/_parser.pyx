@@ -57,14 +57,9 @@ from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 cimport cython
 
 
-cdef enum:
-    _FRAMING_NONE = 0
-    _FRAMING_LENGTH = 1
-    _FRAMING_CHUNKED = 2
+from fasthttpd.http1.framing cimport C_FRAMING_CHUNKED, C_FRAMING_LENGTH, C_FRAMING_NONE
 
-FRAMING_NONE = _FRAMING_NONE
-FRAMING_LENGTH = _FRAMING_LENGTH
-FRAMING_CHUNKED = _FRAMING_CHUNKED
+from fasthttpd.http1.framing import FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE  # noqa: F401
 
 DEFAULT_MAX_REQUEST_LINE_SIZE = 8190
 DEFAULT_MAX_HEADER_COUNT = 100
@@ -1071,7 +1066,7 @@ cdef class RequestParser:
         request.method = method_obj
         request.target = target_obj
         request.http_version = VERSION_11 if self.is_http11 else VERSION_10
-        request.framing = _FRAMING_NONE
+        request.framing = C_FRAMING_NONE
         request.content_length = -1
         request.upgrade = None
         request.host = EMPTY
@@ -1265,12 +1260,12 @@ cdef class RequestParser:
             if self.te_other_count:
                 self._fail(501, "transfer coding not implemented")
                 return False
-            request.framing = _FRAMING_CHUNKED
+            request.framing = C_FRAMING_CHUNKED
         elif self.content_length_count:
             if self.max_body_size > 0 and self.content_length > self.max_body_size:
                 self._fail(413, "Content-Length larger than the limit")
                 return False
-            request.framing = _FRAMING_LENGTH
+            request.framing = C_FRAMING_LENGTH
             request.content_length = self.content_length
         if self.is_http11:
             request.keep_alive = not self.conn_close
@@ -1283,9 +1278,9 @@ cdef class RequestParser:
         self.events.append(request)
         self.consumed += self.section_bytes
         self.section_bytes = 0
-        if request.framing == _FRAMING_CHUNKED:
+        if request.framing == C_FRAMING_CHUNKED:
             self.state = S_CHUNK_SIZE
-        elif request.framing == _FRAMING_LENGTH and self.content_length > 0:
+        elif request.framing == C_FRAMING_LENGTH and self.content_length > 0:
             self.state = S_BODY_LENGTH
             self.body_remaining = self.content_length
         else:

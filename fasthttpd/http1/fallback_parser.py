@@ -57,9 +57,8 @@ import re
 from fasthttpd.http1.errors import HttpParseError
 from fasthttpd.http1.events import EndOfMessage, Request
 
-FRAMING_NONE = 0
-FRAMING_LENGTH = 1
-FRAMING_CHUNKED = 2
+# Part of this module's API (_parser.pyi).
+from fasthttpd.http1.framing import FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE  # noqa: F401
 
 DEFAULT_MAX_REQUEST_LINE_SIZE = 8190
 DEFAULT_MAX_HEADER_COUNT = 100
