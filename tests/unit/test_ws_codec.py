@@ -413,3 +413,14 @@ def test_encoded_close_parses_back(codec: ModuleType) -> None:
     # A server frame is unmasked; mask it as a client would to parse it back.
     assert feed_three_ways(codec, client_frame(8, frame[2:])) == [
         ("close", 1011, "internal ∑ error")]
+
+
+def test_negative_limit_is_refused(codec: ModuleType) -> None:
+    with pytest.raises(ValueError):
+        codec.FrameParser(-1)
+
+
+def test_zero_limit_allows_only_empty_messages(codec: ModuleType) -> None:
+    assert feed_three_ways(codec, text("") + client_frame(9, b"p"), max_size=0) == [
+        ("text", ""), ("ping", b"p")]
+    assert error_code(codec, binary(b"x"), max_size=0) == 1009
