@@ -425,3 +425,16 @@ def test_zero_limit_allows_only_empty_messages(codec: ModuleType) -> None:
     assert feed_chunks(codec, [text("") + client_frame(9, b"p")], max_size=0) == [
         ("text", ""), ("ping", b"p")]
     assert feed_chunks(codec, [binary(b"x")], max_size=0) == [("error", 1009)]
+
+
+def test_large_fragmented_message_in_odd_chunks(codec: ModuleType) -> None:
+    parts = [bytes((index + offset) % 256 for offset in range(1000)) for index in range(100)]
+    data = binary(parts[0], fin=False)
+    data += b"".join(client_frame(0, part, fin=False, mask=bytes((index, 1, 2, 3)))
+                     for index, part in enumerate(parts[1:-1]))
+    data += client_frame(0, parts[-1])
+    chunks = [data[start:start + 777] for start in range(0, len(data), 777)]
+    assert feed_chunks(codec, chunks) == [("binary", b"".join(parts))]
+    text_data = text("é" * 500, fin=False) + client_frame(0, "€".encode() * 300)
+    chunks = [text_data[start:start + 333] for start in range(0, len(text_data), 333)]
+    assert feed_chunks(codec, chunks) == [("text", "é" * 500 + "€" * 300)]

@@ -198,7 +198,9 @@ def test_compressor_is_created_on_first_use() -> None:
         after = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-    assert after - before > 100_000  # the deflater's window and hash tables
+    # The deflater's window and hash tables, kept small: they live as long as the
+    # connection when the context is taken over.
+    assert 20_000 < after - before < 64 << 10
 
 
 def test_window_bits_are_checked() -> None:
