@@ -6,6 +6,10 @@ opcodes, fragmentation, UTF-8, close handling, limits) with frames built by hand
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -438,3 +442,39 @@ def test_large_fragmented_message_in_odd_chunks(codec: ModuleType) -> None:
     text_data = text("é" * 500, fin=False) + client_frame(0, "€".encode() * 300)
     chunks = [text_data[start:start + 333] for start in range(0, len(text_data), 333)]
     assert feed_chunks(codec, chunks) == [("text", "é" * 500 + "€" * 300)]
+
+
+# -- the chooser ----------------------------------------------------------------------------
+
+CHOSEN = ("import fasthttpd.websocket.codec as c; "
+          "print(c.IMPLEMENTATION, c.FrameParser.__module__)")
+
+
+@pytest.mark.parametrize(("environment", "expected"), [
+    ({}, "compiled fasthttpd.websocket._codec"),
+    ({"FASTHTTPD_NO_EXTENSIONS": "1"}, "python fasthttpd.websocket.fallback_codec"),
+])
+def test_codec_chooser(environment: dict[str, str], expected: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items()
+           if key != "FASTHTTPD_NO_EXTENSIONS"}
+    result = subprocess.run([sys.executable, "-c", CHOSEN], cwd=root, capture_output=True,
+                            text=True, timeout=60, env={**env, **environment})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected.split()
+
+
+def test_chooser_exports_the_whole_api() -> None:
+    from fasthttpd.websocket import codec as chooser
+    for name in chooser.__all__:
+        if name != "IMPLEMENTATION":
+            for implementation in IMPLEMENTATIONS:
+                assert hasattr(load(implementation), name), (implementation, name)
+
+
+@pytest.mark.parametrize(("code", "valid"), [
+    (999, False), (1000, True), (1003, True), (1004, False), (1005, False), (1006, False),
+    (1007, True), (1014, True), (1015, False), (1016, False), (2999, False), (3000, True),
+    (4999, True), (5000, False)])
+def test_is_valid_close_code(codec: ModuleType, code: int, valid: bool) -> None:
+    assert codec.is_valid_close_code(code) is valid
