@@ -478,3 +478,41 @@ def test_chooser_exports_the_whole_api() -> None:
     (4999, True), (5000, False)])
 def test_is_valid_close_code(codec: ModuleType, code: int, valid: bool) -> None:
     assert codec.is_valid_close_code(code) is valid
+
+
+def can_start_valid_utf8(prefix: bytes) -> bool:
+    """Whether some continuation bytes complete `prefix` to valid UTF-8 (Python's decoder
+    as the judge; these completions reach every allowed second-byte range)."""
+    for completion in (b"", b"\x80", b"\x80\x80", b"\x80\x80\x80", b"\x90\x80\x80",
+                       b"\xa0\x80"):
+        try:
+            (prefix + completion).decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            pass
+    return False
+
+
+def test_fail_fast_matches_utf8_for_every_two_byte_prefix(codec: ModuleType) -> None:
+    # Each prefix is the payload of an unfinished text message: an error must come
+    # out exactly when no continuation could make it valid.
+    wrong = []
+    for first in range(256):
+        for second in range(256):
+            prefix = bytes((first, second))
+            failed = bool(codec.FrameParser(MAX_SIZE).feed(text(prefix, fin=False)))
+            if failed == can_start_valid_utf8(prefix):
+                wrong.append(prefix)
+    assert wrong == []
+
+
+@pytest.mark.parametrize("first", [0xE0, 0xE1, 0xED, 0xEF, 0xF0, 0xF3, 0xF4])
+def test_fail_fast_matches_utf8_for_three_byte_prefixes(codec: ModuleType, first: int) -> None:
+    wrong = []
+    for second in range(0x80, 0xC0):
+        for third in range(256):
+            prefix = bytes((first, second, third))
+            failed = bool(codec.FrameParser(MAX_SIZE).feed(text(prefix, fin=False)))
+            if failed == can_start_valid_utf8(prefix):
+                wrong.append(prefix)
+    assert wrong == []
