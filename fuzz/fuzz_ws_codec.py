@@ -11,9 +11,11 @@ Properties checked on every input:
 Input layout: byte 0 chooses the options (bit 0: permessage-deflate negotiated,
 bit 1: a small maximum message size), byte 1 the number of cut points (mod 8), then
 two bytes per cut point (big-endian, modulo the payload length); the rest is the
-payload, client frames. Run (see fuzz/README.md):
+payload, client frames. Build the extension first (`python setup.py build_ext
+--inplace`), then run from the repository root (fuzz/corpus/ is ignored by git;
+any libFuzzer flag works, as for fuzz_parser.py in fuzz/README.md):
 
-    python fuzz/fuzz_ws_codec.py fuzz/corpus-ws -max_total_time=600
+    mkdir -p fuzz/corpus/ws && python fuzz/fuzz_ws_codec.py fuzz/corpus/ws -max_total_time=600
 """
 
 from __future__ import annotations
