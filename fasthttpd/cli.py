@@ -103,7 +103,9 @@ def run_single_process(config: Config) -> int:
         app = load_app(config)
         check_tls_files(config)
         sockets = activated_sockets() or bind_sockets(config)
-    except (AppLoadError, BindError) as exc:
+    except AppLoadError as exc:
+        fail_loading(exc)
+    except BindError as exc:
         fail(str(exc), RUNTIME_ERROR)
     # Imported once the app loaded: the user's mistakes are reported before the
     # server's own (heavier) imports run.
@@ -216,6 +218,13 @@ def option_help(field: dataclasses.Field[Any]) -> str:
 
 def version_text() -> str:
     return f"fasthttpd {__version__} (Python {sys.version.split()[0]})"
+
+
+def fail_loading(exc: Any) -> NoReturn:
+    """An app that cannot be loaded: where it failed (its traceback), then the one line."""
+    if exc.traceback:
+        sys.stderr.write(exc.traceback + "\n")
+    fail(str(exc), RUNTIME_ERROR)
 
 
 def fail(message: str, exit_code: int) -> NoReturn:

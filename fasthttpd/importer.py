@@ -23,7 +23,8 @@ import inspect
 import logging
 import os
 import sys
-from types import ModuleType
+import traceback
+from types import ModuleType, TracebackType
 from typing import Any
 
 from fasthttpd.config import Config
@@ -37,7 +38,16 @@ ASGI2_HINT = (
 
 
 class AppLoadError(Exception):
-    """The application could not be imported or is not an ASGI 3 callable."""
+    """The application could not be imported or is not an ASGI 3 callable.
+
+    The message is one line. `traceback` holds, for an exception raised by the app's
+    own code, the frames that led to it (importlib's machinery left out), as Python
+    prints them, for the command to show above that line.
+    """
+
+    def __init__(self, message: str, traceback: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback = traceback
 
 
 def load_app(config: Config) -> Any:
@@ -95,13 +105,49 @@ def import_app_module(module_name: str) -> ModuleType:
             raise AppLoadError(
                 f"module {module_name!r} not found (searched sys.path, which starts with "
                 f"the app directory {sys.path[0]!r})") from None
-        log_import_traceback(module_name)
-        raise AppLoadError(
-            f"error while importing {module_name!r}: {first_line(exc)}") from None
+        raise import_error(module_name, exc) from None
     except Exception as exc:
-        log_import_traceback(module_name)
-        raise AppLoadError(
-            f"error while importing {module_name!r}: {first_line(exc)}") from None
+        raise import_error(module_name, exc) from None
+
+
+def import_error(module_name: str, exc: BaseException) -> AppLoadError:
+    """The one-line error for an exception raised while importing the app, with where."""
+    log_import_traceback(module_name)
+    where = error_location(exc)
+    message = f"error while importing {module_name!r}: {first_line(exc)}"
+    if where:
+        message += f" ({where})"
+    return AppLoadError(message, app_traceback(exc))
+
+
+# Files whose frames are the import machinery, not the app: left out of tracebacks.
+_MACHINERY = frozenset({__file__, importlib.__file__})
+
+
+def user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
+    """The traceback's frames without importlib's ("<frozen importlib._bootstrap>") or ours."""
+    return [frame for frame in traceback.extract_tb(tb)
+            if not frame.filename.startswith("<frozen ") and frame.filename not in _MACHINERY]
+
+
+def error_location(exc: BaseException) -> str:
+    """'File "/srv/app.py", line 3' for the innermost frame of the failure."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        # The error is in the file being compiled, which has no frame of its own.
+        return f'File "{exc.filename}", line {exc.lineno}'
+    frames = user_frames(exc.__traceback__)
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}'
+
+
+def app_traceback(exc: BaseException) -> str:
+    """The traceback as Python prints it, importlib's frames left out."""
+    lines = ["Traceback (most recent call last):\n"]
+    lines.extend(traceback.format_list(user_frames(exc.__traceback__)))
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return "".join(lines).rstrip()
 
 
 def is_same_or_parent(missing: str, module_name: str) -> bool:
@@ -129,7 +175,9 @@ def call_factory(factory: Any, app_path: str) -> Any:
         return factory()
     except Exception as exc:
         logger.debug("factory %s raised", app_path, exc_info=True)
-        raise AppLoadError(f"factory {app_path!r} raised {first_line(exc)}") from None
+        where = error_location(exc)
+        raise AppLoadError(f"factory {app_path!r} raised {first_line(exc)}"
+                           + (f" ({where})" if where else ""), app_traceback(exc)) from None
 
 
 def check_asgi3(app: Any, app_path: str, from_factory: bool) -> None:

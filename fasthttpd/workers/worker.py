@@ -72,7 +72,9 @@ class Worker:
             code = self.server.run(sockets)
         except Exception as exc:  # the app failed to load, a bind failed...
             self.writer.send({"t": "fatal", "error": describe_failure(exc)})
-            logger.error("worker %d cannot start: %s", os.getpid(), describe_failure(exc))
+            shown = getattr(exc, "traceback", None)  # an AppLoadError's: where the app failed
+            logger.error("worker %d cannot start: %s%s", os.getpid(), describe_failure(exc),
+                         "\n" + shown if shown else "")
             code = STARTUP_FAILED
         finally:
             # The last counts, so that a graceful exit loses no metrics.

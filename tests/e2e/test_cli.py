@@ -387,6 +387,18 @@ def test_wrong_app_path_is_one_line_and_exit_code_1(tmp_path):
         f"starts with the app directory {str(REPO_ROOT)!r})\n")
 
 
+def test_app_that_raises_while_importing_shows_where(tmp_path):
+    (tmp_path / "broken_app_xyz.py").write_text("import os\n\nratio = 1 / 0\n")
+    command = Command(tmp_path, ["broken_app_xyz:app", "--app-dir", str(tmp_path)])
+    assert command.wait_exit() == 1
+    location = f'File "{tmp_path / "broken_app_xyz.py"}", line 3, in <module>'
+    lines = command.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert location in command.stderr
+    assert lines[-1] == ("fasthttpd: error: error while importing 'broken_app_xyz': "
+                         f"ZeroDivisionError: division by zero ({location})")
+
+
 def test_busy_port_is_one_line_and_exit_code_1(tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))

@@ -139,16 +139,33 @@ def test_submodule_of_missing_package_is_reported_as_not_found(app_dir):
 
 
 def test_missing_import_inside_the_app_is_not_mistaken_for_a_missing_app(app_dir):
-    name = write_module(app_dir, "import not_installed_dependency_xyz\napp = None\n")
+    name = write_module(app_dir, "x = 1\nimport not_installed_dependency_xyz\napp = None\n")
     assert error_of(f"{name}:app", app_dir) == (
         f"error while importing {name!r}: ModuleNotFoundError: "
-        "No module named 'not_installed_dependency_xyz'")
+        "No module named 'not_installed_dependency_xyz' "
+        f'(File "{app_dir / name}.py", line 2, in <module>)')
 
 
-def test_exception_raised_while_importing_shows_its_first_line(app_dir):
-    name = write_module(app_dir, "raise RuntimeError('bad settings\\nmore detail')\n")
+def test_exception_raised_while_importing_shows_its_first_line_and_where(app_dir):
+    name = write_module(app_dir, "x = 1\nraise RuntimeError('bad settings\\nmore detail')\n")
     assert error_of(f"{name}:app", app_dir) == (
-        f"error while importing {name!r}: RuntimeError: bad settings")
+        f"error while importing {name!r}: RuntimeError: bad settings "
+        f'(File "{app_dir / name}.py", line 2, in <module>)')
+
+
+def test_import_error_names_the_innermost_frame_and_keeps_the_traceback(app_dir):
+    helper = write_module(app_dir, "def connect():\n    return {}['DATABASE_URL']\n")
+    name = write_module(app_dir, f"import {helper}\n\n{helper}.connect()\n")
+    with pytest.raises(AppLoadError) as info:
+        load(f"{name}:app", app_dir)
+    assert str(info.value).endswith(
+        f"KeyError: 'DATABASE_URL' (File \"{app_dir / helper}.py\", line 2, in connect)")
+    shown = info.value.traceback
+    assert shown is not None and shown.startswith("Traceback (most recent call last):")
+    assert f'File "{app_dir / name}.py", line 3, in <module>' in shown
+    assert f'File "{app_dir / helper}.py", line 2, in connect' in shown
+    assert "importlib" not in shown and "importer.py" not in shown
+    assert shown.endswith("KeyError: 'DATABASE_URL'")
 
 
 def test_syntax_error_names_the_file_and_line(app_dir):
@@ -204,7 +221,8 @@ def test_wrong_signature(app_dir):
 def test_factory_that_raises(app_dir):
     name = write_module(app_dir, ASGI3_MODULE)
     assert error_of(f"{name}:broken_factory", app_dir, factory=True) == (
-        f"factory '{name}:broken_factory' raised RuntimeError: database unreachable")
+        f"factory '{name}:broken_factory' raised RuntimeError: database unreachable "
+        f'(File "{app_dir / name}.py", line 21, in broken_factory)')
 
 
 def test_factory_that_is_not_callable(app_dir):
