@@ -109,9 +109,11 @@ def run_single_process(config: Config) -> int:
         fail(str(exc), RUNTIME_ERROR)
     # Imported once the app loaded: the user's mistakes are reported before the
     # server's own (heavier) imports run.
+    from fasthttpd.log import log_how_to_stop, log_startup
     from fasthttpd.server import Server
 
-    return Server(config, app).run(sockets)
+    log_startup(config)
+    return Server(config, app, on_ready=lambda server: log_how_to_stop()).run(sockets)
 
 
 def check_tls_files(config: Config) -> None:

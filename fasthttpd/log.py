@@ -69,6 +69,35 @@ def configure_logging(config: Config) -> None:
     install_handler(logging.getLogger(ACCESS_LOGGER), sys.stdout, access_format, level)
 
 
+def implementation() -> str:
+    """"compiled" or "pure Python": which HTTP/1.1 core this process runs."""
+    from fasthttpd.http1 import IMPLEMENTATION
+
+    return "compiled" if IMPLEMENTATION == "compiled" else "pure Python"
+
+
+def running_fasthttpd() -> str:
+    """What this process runs: "fasthttpd 0.1.0 (compiled) from /path/to/fasthttpd"."""
+    import os
+
+    import fasthttpd
+
+    where = os.path.dirname(os.path.abspath(fasthttpd.__file__))
+    return f"fasthttpd {fasthttpd.__version__} ({implementation()}) from {where}"
+
+
+def log_startup(config: Config) -> None:
+    """The first startup line: what runs, and which app."""
+    logging.getLogger(ERROR_LOGGER).info("%s, Python %s, running the app %r",
+                                         running_fasthttpd(), sys.version.split()[0],
+                                         config.app)
+
+
+def log_how_to_stop() -> None:
+    logging.getLogger(ERROR_LOGGER).info("press Ctrl+C or send SIGTERM to stop "
+                                         "(a second one skips the graceful wait)")
+
+
 def install_handler(logger: logging.Logger, stream: Any, line_format: str, level: int) -> None:
     for handler in list(logger.handlers):
         if getattr(handler, _OWN_HANDLER, False):

@@ -327,6 +327,24 @@ def test_serves_the_demo_app_by_default_and_stops_on_sigterm(tmp_path):
     assert '"GET /hello HTTP/1.1" 200 13' in command.stdout  # the access log, on stdout
 
 
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_startup_lines_say_what_runs_where_and_how_to_stop(tmp_path, impl):
+    env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
+    command = Command(tmp_path, ["fasthttpd.demo:app", "--port", "0"], env=env)
+    try:
+        url = command.wait_listening()
+        deadline = time.monotonic() + START_TIMEOUT
+        while "to stop" not in command.stderr and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        command.stop()
+    shown = "compiled" if impl == "compiled" else "pure Python"
+    assert f"fasthttpd 0.1.0 ({shown}) from {REPO_ROOT / 'fasthttpd'}" in command.stderr
+    assert "running the app 'fasthttpd.demo:app'" in command.stderr
+    assert f"listening on {url}" in command.stderr
+    assert "press Ctrl+C or send SIGTERM to stop" in command.stderr
+
+
 def test_explicit_app_and_json_access_log(tmp_path):
     command = Command(tmp_path, ["fasthttpd.demo:app", "--port", "0", "--access-log-json"])
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -116,13 +117,14 @@ class Pool:
 
 @contextmanager
 def run_pool(*args: str, app: str = "workers_pid:app", app_dir: Path = APPS,
-             workers: int = 2, wait: bool = True,
-             env: dict[str, str] | None = None) -> Iterator[Pool]:
+             workers: int = 2, wait: bool = True, env: dict[str, str] | None = None,
+             cwd: Path = ROOT, python_flags: tuple[str, ...] = ()) -> Iterator[Pool]:
     """Start `python -m fasthttpd APP --workers N --admin-port P ...` and wait for /ready."""
     port, admin_port = free_port(), free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="fasthttpd-workers-", suffix=".log",
                                            delete=False)
-    cmd = [sys.executable, "-m", "fasthttpd", app, "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, *python_flags, "-m", "fasthttpd", app, "--host", "127.0.0.1",
+           "--port", str(port),
            "--app-dir", str(app_dir), "--workers", str(workers), "--no-access-log",
            "--admin-port", str(admin_port), "--worker-heartbeat-interval", "0.2",
            "--timeout-graceful-shutdown", "5", *args]
@@ -130,7 +132,7 @@ def run_pool(*args: str, app: str = "workers_pid:app", app_dir: Path = APPS,
     child_env["PYTHONPATH"] = str(ROOT) + os.pathsep + child_env.get("PYTHONPATH", "")
     child_env.update(env or {})
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=child_env,
-                            cwd=ROOT)
+                            cwd=cwd)
     pool = Pool(proc, port, admin_port, Path(log_file.name))
     try:
         if wait:
@@ -344,6 +346,38 @@ def test_crash_loop_exits_non_zero_with_the_cause(app: str) -> None:
         crash_line = next(line for line in log.splitlines() if "crash loop" in line)
         assert "exit code" in crash_line
         assert cause in log[log.index(crash_line):], log
+
+
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_workers_run_the_masters_fasthttpd_not_a_source_tree_in_the_working_directory(
+        impl: str, tmp_path: Path) -> None:
+    # A fasthttpd checkout without compiled modules in the working directory, as when
+    # running from a clone. The master (python -P: the working directory is not put on
+    # sys.path, as for the installed `fasthttpd` command) runs the tested package.
+    shutil.copytree(ROOT / "fasthttpd", tmp_path / "fasthttpd",
+                    ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
+    env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
+    if impl == "compiled" and not list((ROOT / "fasthttpd").glob("_parser.*.so")):
+        pytest.fail("the compiled modules are not built: python setup.py build_ext --inplace")
+    with run_pool("--log-level", "info", app="which_fasthttpd:app", workers=2, cwd=tmp_path,
+                  python_flags=("-P",), env=env) as pool:
+        answers = {}
+        deadline = time.monotonic() + 10.0
+        while len(answers) < 2 and time.monotonic() < deadline:
+            answer = httpx.get(pool.url + "/", headers={"connection": "close"},
+                               timeout=REQUEST_TIMEOUT).json()
+            answers[answer["pid"]] = answer
+        assert len(answers) == 2, "both workers answered"
+        for answer in answers.values():
+            assert answer["file"] == str(ROOT / "fasthttpd" / "__init__.py")
+            assert answer["implementation"] == impl
+        log = pool.log()
+    shown = "compiled" if impl == "compiled" else "pure Python"
+    assert f"fasthttpd 0.1.0 ({shown}) from {ROOT / 'fasthttpd'}" in log
+    assert "running the app 'which_fasthttpd:app'" in log
+    assert f"worker(s) serving http://127.0.0.1:{pool.port}" in log
+    assert "press Ctrl+C or send SIGTERM to stop" in log
+    assert "not the master's" not in log
 
 
 # -- recycling -------------------------------------------------------------------
