@@ -8,11 +8,14 @@ arguments. Every failure becomes one `AppLoadError` whose message fits on one li
 the full traceback of an error raised inside the user's module is logged at debug
 level for whoever needs it.
 
-fasthttpd speaks ASGI 3 only: the application is one callable
-`app(scope, receive, send)` returning an awaitable. An ASGI 2 application (a class, or
-a callable taking only `scope` and returning the coroutine function) is reported as an
-error with a hint rather than wrapped, so the server's hot path has a single shape of
-application call.
+The server calls one shape of application, ASGI 3: `app(scope, receive, send)`
+returning an awaitable. `--interface` says what the loaded object is: `asgi3`, `asgi2`
+(`app(scope)` returns a coroutine function taking receive and send; it is wrapped in
+fasthttpd.wrappers.ASGI2App), or `auto`, which tells them apart as uvicorn does: a
+class is ASGI 2 unless it is awaitable, a function or other callable is ASGI 2 unless
+it (or its `__call__`) is a coroutine function. Where uvicorn's rule would call ASGI 2
+something that plainly takes (scope, receive, send), it is taken as ASGI 3. With
+--header the app is wrapped once more (fasthttpd.wrappers.DefaultHeaders).
 """
 
 from __future__ import annotations
@@ -28,13 +31,11 @@ from types import ModuleType, TracebackType
 from typing import Any
 
 from fasthttpd.config import Config
+from fasthttpd.wrappers import ASGI2App, DefaultHeaders
 
 logger = logging.getLogger("fasthttpd.error")
 
-ASGI2_HINT = (
-    "fasthttpd runs ASGI 3 applications only (app(scope, receive, send)); wrap an ASGI 2 "
-    "application with asgiref.compatibility.guarantee_single_callable"
-)
+ASGI2_HINT = "serve it with --interface asgi2 (or auto)"
 
 
 class AppLoadError(Exception):
@@ -58,8 +59,39 @@ def load_app(config: Config) -> Any:
     target = find_attribute(module, module_name, attribute_path)
     if config.factory:
         target = call_factory(target, config.app)
-    check_asgi3(target, config.app, config.factory)
+    interface = config.interface
+    if interface == "auto":
+        interface = "asgi2" if looks_like_asgi2(target) else "asgi3"
+    if interface == "asgi2":
+        if not callable(target):
+            raise AppLoadError(f"{config.app!r} ({type(target).__name__}) is not callable, so "
+                               "it is not an ASGI 2 application")
+        target = ASGI2App(target)
+    else:
+        check_asgi3(target, config.app, config.factory)
+    if config.header:
+        from fasthttpd.config import parse_headers
+
+        target = DefaultHeaders(target, parse_headers(config.header))
     return target
+
+
+def looks_like_asgi2(app: Any) -> bool:
+    """uvicorn's --interface auto rule, narrowed to callables that take (scope) alone."""
+    if inspect.isclass(app):
+        return not hasattr(app, "__await__")
+    if inspect.isfunction(app) or inspect.ismethod(app):
+        call = app
+    else:
+        call = getattr(app, "__call__", None)  # noqa: B004 (the bound method is wanted)
+        if call is None:
+            return False
+    if inspect.iscoroutinefunction(call):
+        return False
+    # uvicorn would call any such callable ASGI 2; only one taking (scope) alone can work
+    # as one, and the others get check_asgi3's explanation instead.
+    signature = signature_of(app)
+    return signature is not None and accepts(signature, 1) and not accepts(signature, 3)
 
 
 def check_app_path(config: Config) -> None:

@@ -447,8 +447,11 @@ class Master:
             return None
         from fasthttpd.workers.reloader import watch
 
+        config = self.config
+        directories = [os.path.abspath(d) for d in config.reload_dir or (config.app_dir,)]
         return asyncio.get_running_loop().create_task(
-            watch(os.path.abspath(self.config.app_dir), self.reload))
+            watch(directories, self.reload, includes=config.reload_include,
+                  excludes=config.reload_exclude, delay=config.reload_delay))
 
     def _log_start(self) -> None:
         from fasthttpd.log import log_startup
