@@ -183,7 +183,9 @@ def check_tls_files(config: Config) -> None:
 
     try:
         create_ssl_context(config)
-    except (ssl.SSLError, OSError, ValueError) as exc:
+    except ValueError as exc:  # says what is wrong, in words
+        raise BindError(str(exc)) from None
+    except (ssl.SSLError, OSError) as exc:
         raise BindError(f"TLS: cannot load the certificate or key: {exc}") from None
 
 
@@ -211,6 +213,7 @@ def run_supervised(config: Config) -> int:
         # Workers import the app themselves; a misspelt path is caught here, once,
         # instead of as a crash loop of workers.
         check_app_path(config)
+        check_tls_files(config)
         return supervise(config)
     except (AppLoadError, BindError) as exc:
         fail(str(exc), RUNTIME_ERROR)
