@@ -440,7 +440,8 @@ class Master:
 
     def metrics_text(self) -> str:
         return render_prometheus(self.metrics, self.pool.restarts, len(self.processes),
-                                 self.pool.settings.desired, RESTART_REASONS)
+                                 self.pool.settings.desired, RESTART_REASONS,
+                                 workers_ready=len(self.pool.serving()))
 
     def _start_reloader(self) -> asyncio.Task[None] | None:
         if not self.config.reload:

@@ -260,18 +260,34 @@ def test_metrics_count_known_traffic_and_app_errors_reach_the_master() -> None:
         assert pool.stop() == 0
 
 
-def test_ready_is_503_until_every_worker_is_up() -> None:
-    # Workers that need 2 s to become ready: a module that sleeps at import.
+def test_ready_is_200_as_soon_as_one_worker_accepts() -> None:
+    # The first worker to import the module starts at once; the other sleeps 6 s.
     with tempfile.TemporaryDirectory() as app_dir:
-        Path(app_dir, "workers_slow_start.py").write_text(
-            "import time\ntime.sleep(2)\nfrom workers_pid import app\n")
-        with run_pool(app="workers_slow_start:app", app_dir=Path(app_dir), wait=False,
+        Path(app_dir, "workers_one_slow.py").write_text(
+            "import os, time\n"
+            "try:\n"
+            "    os.close(os.open(os.path.join(os.path.dirname(__file__), 'first'),\n"
+            "                     os.O_CREAT | os.O_EXCL))\n"
+            "except FileExistsError:\n"
+            "    time.sleep(6)\n"
+            "from workers_pid import app\n")
+        with run_pool(app="workers_one_slow:app", app_dir=Path(app_dir), wait=False,
                       env={"PYTHONPATH": f"{ROOT}{os.pathsep}{APPS}"}) as pool:
-            response = wait_for(lambda: _admin_or_none(pool, "/ready"), 10.0, "the admin port")
-            assert response.status_code == 503  # type: ignore[union-attr]
-            assert pool.admin("/health").status_code == 200
-            pool.wait_ready()
-            assert pool.admin("/ready").status_code == 200
+            wait_for(lambda: _admin_or_none(pool, "/health"), 10.0, "the admin port")
+            ready = wait_for(lambda: (r := _admin_or_none(pool, "/ready")) is not None
+                             and r.status_code == 200 and r, 10.0, "/ready 200")
+            # One of two workers is up: ready, and /health and the metrics say how many.
+            assert ready.text == "1/2 workers ready\n"  # type: ignore[union-attr]
+            assert pool.admin("/health").text == "ok: 1/2 workers ready\n"
+            assert sample(pool.metrics(), "fasthttpd_workers_ready") == 1
+            assert pool.get("/").status_code == 200
+            wait_for(lambda: sample(pool.metrics(), "fasthttpd_workers_ready") == 2, 15.0,
+                     "the slow worker")
+            assert pool.admin("/health").text == "ok: 2/2 workers ready\n"
+            pool.signal(signal.SIGTERM)
+            # Stopping: not ready any more, while the master still answers.
+            wait_for(lambda: (r := _admin_or_none(pool, "/ready")) is None
+                     or r.status_code == 503, 10.0, "/ready 503 (or gone) on stop")
 
 
 def _admin_or_none(pool: Pool, path: str) -> httpx.Response | None:
