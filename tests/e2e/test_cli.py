@@ -459,6 +459,34 @@ def test_workers_option_hands_over_to_the_worker_pool(tmp_path):
     assert "worker" in command.stderr
 
 
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_http2_only_on_cleartext_refuses_http1_and_serves_prior_knowledge(tmp_path, impl):
+    env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
+    command = Command(tmp_path, ["--port", "0", "--http", "2", "--no-access-log"], env=env)
+    try:
+        url = command.wait_listening()
+        port = int(url.rsplit(":", 1)[1])
+        for request in (b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                        b"PUT /hello HTTP/1.1\r\nHost: x\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
+                sock.sendall(request)
+                answer = b""
+                while chunk := sock.recv(65536):  # until the server closes
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
+            assert b"connection: close" in answer and b"HTTP/2 only" in answer
+        with httpx.Client(http1=False, http2=True, timeout=5.0) as client:
+            response = client.get(url + "/hello")
+        assert (response.http_version, response.text) == ("HTTP/2", "Hello, world!")
+        # An h2c upgrade starts as HTTP/1.1: refused too.
+        upgrade = httpx.get(url + "/hello", headers={"Upgrade": "h2c", "Connection":
+                            "Upgrade, HTTP2-Settings", "HTTP2-Settings": "AAMAAABkAAQAoAAA"},
+                            timeout=5.0)
+        assert upgrade.status_code == 505
+    finally:
+        command.stop()
+
+
 def test_demo_page_names_http2_when_the_client_speaks_it(tmp_path):
     command = Command(tmp_path, ["--port", "0", "--no-access-log"])
     try:
