@@ -6,9 +6,10 @@ its users write. This reader covers what such files hold, without the dependency
     # a comment                    blank lines and comments are skipped
     export NAME=value              `export ` is allowed and ignored
     NAME=value  # comment          unquoted: trimmed, ` #` starts a comment
-    NAME='literal ${NOT_EXPANDED}' single quotes: taken as written
+    NAME='no \\n escapes'          single quotes: no escapes; may span lines
     NAME="line\\nbreak ${OTHER}"    double quotes: \\n \\t \\" \\\\ escapes, may span lines
-    URL=${HOST:-localhost}:8000    ${VAR} and ${VAR:-default} expand (unquoted, double)
+    URL=${HOST:-localhost}:8000    ${VAR} and ${VAR:-default} expand, quoted or not
+                                   (as python-dotenv does, single quotes included)
     NAME                           no `=`: skipped (dotenv would set no value)
 
 As with python-dotenv's default, a variable already in the environment is not
@@ -76,10 +77,7 @@ def parse_env(text: str, environ: MutableMapping[str, str], path: str = "<env>",
             if end < 0:
                 raise EnvFileError(f"--env-file: {path}, line {number}: unclosed {quote}")
             raw = rest[1:end]
-            if quote == "'":
-                values[name] = raw
-                continue
-            value = unescape(raw)
+            value = raw if quote == "'" else unescape(raw)
         else:
             value = strip_comment(rest)
         values[name] = expand(value, environ, values)
