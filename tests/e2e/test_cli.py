@@ -487,6 +487,75 @@ def test_http2_only_on_cleartext_refuses_http1_and_serves_prior_knowledge(tmp_pa
         command.stop()
 
 
+# uvicorn's options, end to end.
+
+def test_header_option_reaches_http1_and_http2_responses(tmp_path):
+    command = Command(tmp_path, ["--port", "0", "--no-access-log", "--header",
+                                 "X-Served-By: edge-1", "--header", "Server: my-edge"])
+    try:
+        url = command.wait_listening()
+        for http2 in (False, True):
+            with httpx.Client(http1=not http2, http2=http2, timeout=5.0) as client:
+                response = client.get(url + "/hello")
+            assert response.text == "Hello, world!"
+            assert response.headers.get_list("x-served-by") == ["edge-1"]
+            assert response.headers.get_list("server") == ["my-edge"]  # instead of ours
+            assert "date" in response.headers
+    finally:
+        command.stop()
+
+
+def test_env_file_is_loaded_before_the_app_is_imported(tmp_path):
+    (tmp_path / "env_app_xyz.py").write_text(
+        "import os\n"
+        "GREETING = os.environ['GREETING_XYZ']  # read at import time\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': GREETING.encode()})\n")
+    (tmp_path / ".env").write_text('export GREETING_XYZ="hello from .env"\n')
+    for workers in ("1", "2"):
+        command = Command(tmp_path, ["env_app_xyz:app", "--app-dir", str(tmp_path),
+                                     "--env-file", str(tmp_path / ".env"), "--port", "0",
+                                     "--workers", workers, "--no-access-log"])
+        try:
+            url = command.wait_listening()
+            assert httpx.get(url + "/", timeout=5.0).text == "hello from .env"
+        finally:
+            command.stop()
+
+
+def test_reload_without_watchfiles_exits_with_its_error(tmp_path):
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "watchfiles.py").write_text("raise ImportError(\"No module named 'watchfiles'\")\n")
+    command = Command(tmp_path, ["--reload", "--port", "0"],
+                      env={"PYTHONPATH": f"{hidden}{os.pathsep}{REPO_ROOT}"})
+    assert command.wait_exit() == 1
+    assert command.stderr == (
+        "fasthttpd: error: --reload needs watchfiles: pip install 'fasthttpd[reload]' "
+        "(No module named 'watchfiles')\n")
+
+
+def test_asgi2_app_is_served_with_interface_auto(tmp_path):
+    (tmp_path / "asgi2_app_xyz.py").write_text(
+        "class App:\n"
+        "    def __init__(self, scope):\n"
+        "        self.scope = scope\n"
+        "    async def __call__(self, receive, send):\n"
+        "        await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "        await send({'type': 'http.response.body', 'body': b'asgi2 ' +\n"
+        "                    self.scope['path'].encode()})\n")
+    command = Command(tmp_path, ["asgi2_app_xyz:App", "--app-dir", str(tmp_path), "--port", "0",
+                                 "--no-access-log"])
+    try:
+        url = command.wait_listening()
+        assert httpx.get(url + "/there", timeout=5.0).text == "asgi2 /there"
+    finally:
+        command.stop()
+
+
 def test_demo_page_names_http2_when_the_client_speaks_it(tmp_path):
     command = Command(tmp_path, ["--port", "0", "--no-access-log"])
     try:
