@@ -212,9 +212,14 @@ class Master:
         limit = config.limit_max_requests
         if limit and config.limit_max_requests_jitter:
             limit += random.randint(0, config.limit_max_requests_jitter)
+        from fasthttpd.log import is_terminal
+
+        # A worker's stderr is a pipe to the master: colors follow the master's terminal.
+        colors = config.use_colors if config.use_colors is not None else is_terminal(sys.stderr)
         return dataclasses.replace(config, workers=1, reload=False, admin_port=None,
                                    limit_max_requests=limit, port=self.worker_port,
-                                   fd=None if self.sockets else config.fd)
+                                   fd=None if self.sockets else config.fd, use_colors=colors,
+                                   env_file=None)
 
     def _spawn(self, record: WorkerRecord, now: float) -> None:
         try:

@@ -556,6 +556,38 @@ def test_asgi2_app_is_served_with_interface_auto(tmp_path):
         command.stop()
 
 
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_reset_contextvars_is_what_fasthttpd_always_does(tmp_path, impl):
+    # uvicorn's --reset-contextvars: no request sees what the lifespan or an earlier
+    # request on the same connection set.
+    (tmp_path / "context_app_xyz.py").write_text(
+        "import contextvars\n"
+        "var = contextvars.ContextVar('var', default='unset')\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] == 'lifespan':\n"
+        "        while True:\n"
+        "            message = await receive()\n"
+        "            if message['type'] == 'lifespan.startup':\n"
+        "                var.set('lifespan')\n"
+        "                await send({'type': 'lifespan.startup.complete'})\n"
+        "            else:\n"
+        "                await send({'type': 'lifespan.shutdown.complete'})\n"
+        "                return\n"
+        "    seen = var.get()\n"
+        "    var.set('request')\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': seen.encode()})\n")
+    env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
+    command = Command(tmp_path, ["context_app_xyz:app", "--app-dir", str(tmp_path), "--port",
+                                 "0", "--no-access-log", "--reset-contextvars"], env=env)
+    try:
+        url = command.wait_listening()
+        with httpx.Client(timeout=5.0) as client:  # one keep-alive connection
+            assert [client.get(url + "/").text for _ in range(3)] == ["unset"] * 3
+    finally:
+        command.stop()
+
+
 def test_demo_page_names_http2_when_the_client_speaks_it(tmp_path):
     command = Command(tmp_path, ["--port", "0", "--no-access-log"])
     try:
