@@ -420,7 +420,8 @@ def readme_section(results: dict[str, Any], chart_path: str | None, report_path:
         "",
         "`python -m bench` runs the suite (wrk and h2load against uvicorn, granian and "
         "hypercorn, each in its own pinned process; it creates `.bench-venv` with the peers "
-        "on first use); `python -m bench --quick` is the two-minute smoke run. Method: "
+        "on first use); `python -m bench --quick` is the two-minute smoke run (results in a "
+        "temporary folder, no speed verdict). Method: "
         "bench/runner.py; the full report, with every round: "
         f"[{report_path}]({report_path}) and its JSON.",
         "",
