@@ -81,10 +81,14 @@ class Pool:
         return self.admin("/metrics").text
 
     def is_ready(self) -> bool:
+        """Every desired worker is up (/ready alone says one is)."""
         try:
-            return self.admin("/ready").status_code == 200
-        except httpx.HTTPError:
+            if self.admin("/ready").status_code != 200:
+                return False
+            up, desired = self.admin("/health").text.split()[1].split("/")
+        except (httpx.HTTPError, IndexError, ValueError):
             return False
+        return int(up) >= int(desired)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
