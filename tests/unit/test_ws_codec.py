@@ -465,6 +465,7 @@ def test_codec_chooser(environment: dict[str, str], expected: str) -> None:
     assert result.stdout.split() == expected.split()
 
 
+@pytest.mark.compiled
 def test_chooser_exports_the_whole_api() -> None:
     from fasthttpd.websocket import codec as chooser
     for name in chooser.__all__:

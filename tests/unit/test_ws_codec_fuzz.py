@@ -26,6 +26,7 @@ SEEDS = [
 ]
 
 
+@pytest.mark.compiled
 @pytest.mark.skipif(atheris is None, reason="atheris is not installed on this platform")
 @pytest.mark.timeout(120)
 def test_ws_fuzz_harness_short_run(tmp_path: Path) -> None:
