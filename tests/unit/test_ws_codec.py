@@ -571,3 +571,19 @@ def test_compiled_codec_copies_a_split_message_once(fragments: int) -> None:
         tracemalloc.stop()
     assert len(events) == 1 and events[0].data == bytes(size)
     assert peak < size * 1.3
+
+
+@pytest.mark.parametrize("message", [text("é" * 5000), text("x" * 2000, fin=False)
+                                     + client_frame(0, b"y" * 2000), binary(bytes(10_000))])
+def test_an_idle_parser_keeps_little_after_a_message(codec: ModuleType, message: bytes) -> None:
+    parser = codec.FrameParser(16 << 20)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        events = parser.feed(message[:50]) + parser.feed(message[50:])
+        assert len(events) == 1
+        del events
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 2048
