@@ -11,7 +11,7 @@ cdef class Writer:
     cdef readonly bint closed_by_server
     cdef object _transport, _transport_write, _connection
 
-    cpdef write(self, data, bint close=*)
+    cpdef write(self, bytes data, bint close=*)
     cpdef writelines(self, pieces, bint close=*)
     cpdef close(self)
     cpdef abort(self)
