@@ -4,6 +4,9 @@
 
 cimport cython
 
+from fasthttpd.client cimport Client
+from fasthttpd.state cimport ServerState
+
 
 @cython.final
 cdef class Writer:
@@ -18,3 +21,19 @@ cdef class Writer:
     cpdef pause_reading(self)
     cpdef resume_reading(self)
     cpdef switch_driver(self, driver, data)
+
+
+@cython.final
+cdef class Connection:
+    cdef public ServerState state
+    cdef public object factory, on_message, transport, driver, data_received
+    cdef public Client client
+    cdef public Writer writer
+    cdef bytes _sniffed
+    cdef object _listener
+
+    cpdef switch_driver(self, driver, bytes data)
+    cpdef _select_driver(self, bytes data)
+
+
+cdef object _address(object address)

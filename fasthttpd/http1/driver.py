@@ -480,7 +480,14 @@ class Http1Driver:
         deadline = client.expiration_time
         if not deadline:  # a driver set up without a connection (tests, benchmarks)
             deadline = self.loop.time() + self.config.timeout_request_header
-        self._set_deadline_at(deadline)
+        if client.is_encrypted:
+            # Chosen by ALPN before any byte: the timer guards the first head.
+            self._set_deadline_at(deadline)
+        else:
+            # Chosen from the first bytes, which follow at once (Connection.
+            # switch_driver): the timer is armed at the end of that read if it left
+            # something to wait for; none for a request answered and closed in it.
+            self._deadline = deadline
 
     @property
     def pending_request_count(self) -> int:
@@ -586,6 +593,8 @@ class Http1Driver:
             if reading != HEAD:  # dribbling bytes does not extend it
                 self.reading = HEAD
                 self._set_deadline(self.config.timeout_request_header)
+            elif self._timer is None and self._deadline != INFINITY:  # the first head
+                self._set_deadline_at(self._deadline)
         elif self.queue:
             self._deadline = INFINITY  # the app is working: its time, not ours
         elif reading != IDLE or self._deadline == INFINITY:
