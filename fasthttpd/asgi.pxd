@@ -14,7 +14,7 @@ cdef class AsgiHandler:
     cdef public Py_ssize_t limit_concurrency, limit_max_requests
     cdef public object access_log, trusted_proxies, sent
     cdef public set tasks
-    cdef public dict decoded_paths
+    cdef public dict decoded_paths, scope_template
     cdef public bint timed, custom_task_factory
 
     @cython.locals(cycle=RequestCycle)
