@@ -1,9 +1,12 @@
 """Connection: the asyncio protocol of one client connection, and its Writer.
 
 It owns the `Client`, picks the driver through the server's `HttpDriverFactory`
-(at once on TLS, where ALPN has been negotiated; after the first bytes on
-cleartext, so that the HTTP/2 preface can be recognised) and then forwards
-everything to the driver: received bytes, flow-control callbacks, the end.
+when the first bytes arrive (by ALPN on TLS, by the bytes on cleartext, so that
+the HTTP/2 preface can be recognised) and then forwards everything to the driver:
+received bytes, flow-control callbacks, the end. Decision: on TLS too the choice
+waits for the first bytes (ALPN is known at once), so that every driver is set up
+with bytes to read and a connection that never sends a request is closed by the
+same per-server sweep, without a timer of its own.
 
 A driver gets the connection's `Writer` and nothing else of it (contracts.md):
 write, writelines, close, abort, pause/resume reading, whether writing is
@@ -160,12 +163,9 @@ class Connection:
             observer.connection_opened()
         # The request-head deadline runs from the accept (the TLS handshake has its
         # own bound, ssl_handshake_timeout): the driver chosen later inherits it.
-        deadline = client.expiration_time = (
+        # Until then, the server's sweep enforces it (close_undecided).
+        state.undecided[self] = client.expiration_time = (
             state.loop.time() + state.config.timeout_request_header)
-        if ssl_object is not None:
-            self._select_driver(b"")
-        else:
-            state.undecided[self] = deadline
 
     def _sniff(self, data: bytes) -> None:
         self._select_driver(self._sniffed + data)
@@ -216,9 +216,9 @@ class Connection:
     def switch_driver(self, driver: HttpDriver, data: bytes) -> None:
         """Hand the connection to another driver, with the bytes already read.
 
-        A driver chosen on cleartext gets the bytes it was chosen from right after
-        its setup, within this call (the HTTP/1.1 driver arms its deadline timer at
-        the end of that read, not in setup)."""
+        The first driver gets the bytes it was chosen from right after its setup,
+        within this call (the HTTP/1.1 driver arms its deadline timer at the end of
+        that read, not in setup)."""
         if self.driver is None:
             self.state.undecided.pop(self, None)
         self.client.is_exported = self.driver is not None

@@ -480,14 +480,10 @@ class Http1Driver:
         deadline = client.expiration_time
         if not deadline:  # a driver set up without a connection (tests, benchmarks)
             deadline = self.loop.time() + self.config.timeout_request_header
-        if client.is_encrypted:
-            # Chosen by ALPN before any byte: the timer guards the first head.
-            self._set_deadline_at(deadline)
-        else:
-            # Chosen from the first bytes, which follow at once (Connection.
-            # switch_driver): the timer is armed at the end of that read if it left
-            # something to wait for; none for a request answered and closed in it.
-            self._deadline = deadline
+        # Chosen when the first bytes came, which follow at once (Connection.
+        # switch_driver): the timer is armed at the end of that read if it left
+        # something to wait for; none for a request answered and closed in it.
+        self._deadline = deadline
 
     @property
     def pending_request_count(self) -> int:
