@@ -41,7 +41,10 @@ class HeaderListTooLarge(HpackError):
 class Decoder:
     max_header_list_size: int
     def __init__(self, max_table_size: int = 4096, max_header_list_size: int = 65536) -> None:
-        """max_table_size: our SETTINGS_HEADER_TABLE_SIZE, the largest size update allowed."""
+        """max_table_size: our SETTINGS_HEADER_TABLE_SIZE, the largest size update allowed.
+
+        The table itself starts at the protocol's initial 4096, as the peer's
+        encoder does, and changes only by the size updates the peer sends."""
     def decode(self, block: bytes) -> list[tuple[bytes, bytes]]: ...
     @property
     def header_table_size(self) -> int:

@@ -387,7 +387,9 @@ cdef class Decoder:
                  Py_ssize_t max_header_list_size=65536):
         if max_table_size < 0:
             raise ValueError("max_table_size must be >= 0")
-        self.table = DynamicTable(max_table_size)
+        # The table starts at the protocol's 4096, like the peer's encoder
+        # (RFC 9113 6.5.2); only a size update changes it, up to max_table_size.
+        self.table = DynamicTable(_DEFAULT_TABLE_SIZE)
         self.max_allowed_table_size = max_table_size
         self.max_header_list_size = max_header_list_size
 
