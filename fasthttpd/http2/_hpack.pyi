@@ -40,11 +40,16 @@ class HeaderListTooLarge(HpackError):
 
 class Decoder:
     max_header_list_size: int
+    # Our SETTINGS_HEADER_TABLE_SIZE (set when the peer acknowledges a change): the
+    # largest size update allowed; a table still larger after a block is an error.
+    max_allowed_table_size: int
     def __init__(self, max_table_size: int = 4096, max_header_list_size: int = 65536) -> None:
         """max_table_size: our SETTINGS_HEADER_TABLE_SIZE, the largest size update allowed.
 
         The table itself starts at the protocol's initial 4096, as the peer's
-        encoder does, and changes only by the size updates the peer sends."""
+        encoder does, and changes only by the size updates the peer sends; with a
+        max_table_size below 4096 the first block must carry an update to it
+        (RFC 7541 4.2), else HpackError."""
     def decode(self, block: bytes) -> list[tuple[bytes, bytes]]: ...
     @property
     def header_table_size(self) -> int:

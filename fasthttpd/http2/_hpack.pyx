@@ -389,6 +389,9 @@ cdef class Decoder:
             raise ValueError("max_table_size must be >= 0")
         # The table starts at the protocol's 4096, like the peer's encoder
         # (RFC 9113 6.5.2); only a size update changes it, up to max_table_size.
+        # A max_table_size below 4096 requires that update in the first block:
+        # a driver lowering it should construct with 4096 and lower
+        # max_allowed_table_size once the peer acknowledges the SETTINGS.
         self.table = DynamicTable(_DEFAULT_TABLE_SIZE)
         self.max_allowed_table_size = max_table_size
         self.max_header_list_size = max_header_list_size
@@ -442,6 +445,11 @@ cdef class Decoder:
                 raise HeaderListTooLarge(
                     f"header list larger than {self.max_header_list_size} bytes")
             headers.append(field)
+        if self.table.max_size > self.max_allowed_table_size:
+            # Our SETTINGS_HEADER_TABLE_SIZE went down: the first block after it
+            # must bring the table within it (RFC 7541 4.2).
+            raise HpackError(f"dynamic table size {self.table.max_size} not reduced to "
+                             f"the {self.max_allowed_table_size} allowed")
         return headers
 
     cdef object _field(self, Py_ssize_t index):

@@ -354,3 +354,21 @@ def test_encoder_size_updates():
 
 def test_encoder_accepts_lists_as_fields():
     assert Decoder().decode(Encoder().encode([[b":status", b"200"]])) == [(b":status", b"200")]
+
+
+def test_lowered_table_size_must_be_signalled_in_the_next_block():
+    # Our SETTINGS_HEADER_TABLE_SIZE is 256: the peer's first block must shrink
+    # its table from the initial 4096 (RFC 7541 4.2).
+    with pytest.raises(HpackError):
+        Decoder(max_table_size=256).decode(b"\x82")
+    decoder = Decoder(max_table_size=256)
+    assert decoder.decode(b"\x3f\xe1\x01\x82") == [(b":method", b"GET")]
+    # Lowered later (the driver sets it when the peer acknowledges SETTINGS).
+    decoder = Decoder()
+    decoder.decode(literal(b"a", b"b", 0x40))
+    decoder.max_allowed_table_size = 64
+    with pytest.raises(HpackError):
+        decoder.decode(b"\x82")
+    decoder = Decoder()
+    decoder.max_allowed_table_size = 64
+    assert decoder.decode(b"\x3f\x21\x82") == [(b":method", b"GET")]
