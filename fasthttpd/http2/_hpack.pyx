@@ -40,6 +40,7 @@ A string is Huffman-coded when that is shorter.
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.tuple cimport PyTuple_GET_ITEM
 from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
@@ -64,7 +65,7 @@ DEFAULT_MAX_TABLE_SIZE = _DEFAULT_TABLE_SIZE
 DEFAULT_MAX_HEADER_LIST_SIZE = 65536
 
 # RFC 7541 Appendix A.
-_STATIC_TABLE = (
+cdef tuple _STATIC_TABLE = (
     (b":authority", b""),
     (b":method", b"GET"),
     (b":method", b"POST"),
@@ -456,7 +457,7 @@ cdef class Decoder:
         if index == 0:
             raise HpackError("index 0")
         if index <= _STATIC_COUNT:
-            return _STATIC_TABLE[index - 1]
+            return <object>PyTuple_GET_ITEM(_STATIC_TABLE, index - 1)
         index -= _STATIC_COUNT + 1
         if index >= self.table.count:
             raise HpackError("index beyond the dynamic table")
