@@ -48,7 +48,7 @@ cdef class Encoder:
     cdef Py_ssize_t out_capacity
 
     cpdef bytes encode(self, list headers)
-    cpdef set_max_table_size(self, int size)
+    cpdef set_max_table_size(self, long long size)  # SETTINGS values reach 2**32 - 1
     cdef Py_ssize_t _dynamic_index(self, long long entry_id)
     cdef int _evict_to(self, Py_ssize_t max_size) except -1
     cdef int _add(self, tuple entry, Py_ssize_t entry_size) except -1

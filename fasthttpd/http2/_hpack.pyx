@@ -384,7 +384,7 @@ cdef inline Py_ssize_t _entry_size(tuple entry):
 cdef class Decoder:
     """Header blocks -> header lists, one decoder per connection (its table is state)."""
 
-    def __init__(self, int max_table_size=_DEFAULT_TABLE_SIZE,
+    def __init__(self, Py_ssize_t max_table_size=_DEFAULT_TABLE_SIZE,
                  Py_ssize_t max_header_list_size=65536):
         if max_table_size < 0:
             raise ValueError("max_table_size must be >= 0")
@@ -534,7 +534,7 @@ cdef class Decoder:
 cdef class Encoder:
     """Header lists -> header blocks, one encoder per connection (its table is state)."""
 
-    def __init__(self, int max_table_size=_DEFAULT_TABLE_SIZE):
+    def __init__(self, Py_ssize_t max_table_size=_DEFAULT_TABLE_SIZE):
         if max_table_size < 0:
             raise ValueError("max_table_size must be >= 0")
         # Both ends start at the protocol's 4096 (RFC 9113 6.5.2); a smaller
@@ -561,7 +561,7 @@ cdef class Encoder:
         """The dynamic table's entries, newest first (for tests and debugging)."""
         return [self.table.get(i) for i in range(self.table.count)]
 
-    cpdef set_max_table_size(self, int size):
+    cpdef set_max_table_size(self, long long size):
         """The peer's SETTINGS_HEADER_TABLE_SIZE: the table shrinks now, grows up
         to this encoder's own limit, and the next block starts with the update."""
         if size < 0:

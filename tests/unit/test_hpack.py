@@ -372,3 +372,14 @@ def test_lowered_table_size_must_be_signalled_in_the_next_block():
     decoder = Decoder()
     decoder.max_allowed_table_size = 64
     assert decoder.decode(b"\x3f\x21\x82") == [(b":method", b"GET")]
+
+
+def test_encoder_takes_any_settings_value():
+    # SETTINGS_HEADER_TABLE_SIZE is a 32-bit value: the largest is legal and
+    # leaves the table at the encoder's own limit (no update owed: 4096 already).
+    encoder = Encoder()
+    encoder.set_max_table_size(2**32 - 1)
+    assert encoder.header_table_size == 4096
+    assert encoder.encode([(b":status", b"200")]) == b"\x88"
+    with pytest.raises(ValueError):
+        encoder.set_max_table_size(-1)

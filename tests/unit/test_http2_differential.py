@@ -685,3 +685,13 @@ def test_every_fault_is_generated() -> None:
         assert stream_fault_frames(fault, 1, encoder)
     for fault in CONNECTION_FAULTS:
         assert connection_fault_frames(fault, 3, 1, encoder)
+
+
+@per_driver
+@HYPOTHESIS_SETTINGS
+@given(scenario=scenarios(faults=True) | scenarios(faults=False))
+def test_outcome_does_not_depend_on_how_the_bytes_are_cut(driver_name: str,
+                                                          scenario: Scenario) -> None:
+    whole = drive(driver_name, [b"".join(scenario.chunks)])
+    cut = drive(driver_name, scenario.chunks)
+    assert cut.comparable() == whole.comparable(), " / ".join(scenario.description)
