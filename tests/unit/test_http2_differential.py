@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -98,7 +99,12 @@ class MemoryWriter:
 def start_h2_driver(state: ServerState, client: Client, on_message: Any,
                     writer: MemoryWriter) -> Any:
     driver = Http2Driver(state)
-    driver.setup(client, on_message, writer.write, writer)
+    # setup(client, on_message, writer) is the narrow-writer contract; until it
+    # lands everywhere the h2 driver may still take (client, on_message, write, connection).
+    if len(inspect.signature(driver.setup).parameters) == 3:
+        driver.setup(client, on_message, writer)
+    else:
+        driver.setup(client, on_message, writer.write, writer)
     return driver
 
 
