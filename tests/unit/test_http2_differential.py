@@ -132,7 +132,8 @@ KNOWN_DEVIATIONS: dict[str, dict[str, tuple[str, int]]] = {
 
 
 async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Answers with what it was asked: method, path, body size and digest, fields."""
+    """Answers with what it was asked: method, path, body size and digest, fields;
+    then, for `?pad=N`, N more bytes (responses larger than a DATA frame)."""
     body = b""
     while True:
         message = await receive()
@@ -146,12 +147,18 @@ async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
                f"{hashlib.sha1(body).hexdigest()[:12]} {fields}").encode()
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"text/plain"), (b"x-echo", b"1")]})
-    await send({"type": "http.response.body", "body": summary})
+    pad = int(scope["query_string"].partition(b"=")[2] or 0)
+    await send({"type": "http.response.body", "body": summary + b"\n" + b"z" * pad})
 
 
 def echo_prefix(method: str, path: str, body: bytes) -> bytes:
     """What echo_app's answer starts with (the field digest depends on the driver's scope)."""
     return f"{method} {path} {len(body)} {hashlib.sha1(body).hexdigest()[:12]} ".encode()
+
+
+# Response padding: none, a few bytes, exactly one and just over one default
+# DATA frame (16384), several frames.
+PADS = [0, 0, 0, 100, 16384 - 60, 16385, 40000]
 
 
 # What the server wrote, parsed back. --------------------------------------------
@@ -289,7 +296,7 @@ def drive(name: str, chunks: list[bytes]) -> Outcome:
 @dataclasses.dataclass
 class Expected:
     """The generator's prediction, from RFC 9113."""
-    responses: dict[int, bytes]  # stream -> the echo's prefix (a 200)
+    responses: dict[int, tuple[bytes, int]]  # stream -> the echo's prefix and padding (a 200)
     resets: dict[int, int]  # stream -> RST_STREAM code
     ping_acks: list[bytes]
     settings_acks: int
@@ -365,6 +372,7 @@ def request_units(draw: Any) -> dict[str, Any]:
     """One valid request, as units (each a list of frame builders taking the stream id)."""
     method = draw(st.sampled_from(["GET", "POST", "PUT"]))
     path = draw(paths)
+    pad = draw(st.sampled_from(PADS))
     extra = draw(st.lists(st.tuples(tokens.map(lambda t: "x-" + t), field_values),
                           max_size=5))
     body = draw(st.binary(max_size=3000)) if method != "GET" else b""
@@ -372,7 +380,8 @@ def request_units(draw: Any) -> dict[str, Any]:
     with_length = bool(body) and draw(st.booleans())
     trailers = draw(st.lists(st.tuples(tokens.map(lambda t: "x-t-" + t), field_values),
                              max_size=2)) if body else []
-    fields = [(b":method", method.encode()), (b":scheme", b"http"), (b":path", path.encode()),
+    target = f"{path}?pad={pad}" if pad else path
+    fields = [(b":method", method.encode()), (b":scheme", b"http"), (b":path", target.encode()),
               (b":authority", b"example.test")]
     fields += [(name.encode(), value.encode()) for name, value in extra]
     if with_length:
@@ -381,8 +390,8 @@ def request_units(draw: Any) -> dict[str, Any]:
     head_padding = draw(paddings)
     priority = draw(st.booleans())
     data_paddings = [draw(paddings) for _ in range(parts)]
-    return {"method": method, "path": path, "fields": fields, "body": body, "parts": parts,
-            "trailers": [(n.encode(), v.encode()) for n, v in trailers],
+    return {"method": method, "path": path, "pad": pad, "fields": fields, "body": body,
+            "parts": parts, "trailers": [(n.encode(), v.encode()) for n, v in trailers],
             "pieces": pieces, "head_padding": head_padding, "priority": priority,
             "data_paddings": data_paddings}
 
@@ -427,7 +436,9 @@ def control_units(draw: Any) -> tuple[str, Any]:
             SettingsFrame.MAX_FRAME_SIZE, SettingsFrame.ENABLE_PUSH,
             SettingsFrame.MAX_HEADER_LIST_SIZE]), st.integers(0, 1 << 20), max_size=3))
         # Values the RFC allows; windows large enough for the echo's answers.
-        for setting, limits in ((SettingsFrame.INITIAL_WINDOW_SIZE, (4096, 1 << 20)),
+        # (The stream window stays above the largest response: a client that never
+        # sends WINDOW_UPDATE would stall it, and then the outcome depends on timing.)
+        for setting, limits in ((SettingsFrame.INITIAL_WINDOW_SIZE, (65535, 1 << 20)),
                                 (SettingsFrame.MAX_FRAME_SIZE, (16384, 1 << 20)),
                                 (SettingsFrame.ENABLE_PUSH, (0, 1)),
                                 (SettingsFrame.MAX_HEADER_LIST_SIZE, (4096, 1 << 20))):
@@ -572,7 +583,9 @@ def scenarios(draw: Any, faults: bool) -> Scenario:
         fault = draw(st.sampled_from(sorted(CONNECTION_FAULTS) + sorted(STREAM_FAULTS)))
         order.insert(draw(st.integers(0, len(order))), ("fault", 0))
 
-    frames: list[bytes] = [PREFACE, frame_bytes(SettingsFrame(0))]
+    # The connection window raised at once, so that several padded responses fit.
+    frames: list[bytes] = [PREFACE, frame_bytes(SettingsFrame(0)),
+                           frame_bytes(WindowUpdateFrame(0, window_increment=1 << 20))]
     description = ["preface", "SETTINGS"]
     expected = Expected({}, {}, [], 1, None)
     stream_of: dict[int, int] = {}
@@ -585,8 +598,8 @@ def scenarios(draw: Any, faults: bool) -> Scenario:
                 stream_of[index] = next_stream
                 next_stream += 2
                 request = requests[index]
-                expected.responses[stream_of[index]] = echo_prefix(
-                    request["method"], request["path"], request["body"])
+                expected.responses[stream_of[index]] = (echo_prefix(
+                    request["method"], request["path"], request["body"]), request["pad"])
             unit = queues[index][taken[index]]
             taken[index] += 1
             frames += render(unit, stream_of[index], encoder)
@@ -636,12 +649,13 @@ def check_expected(outcome: Outcome, expected: Expected, description: list[str])
         return
     assert outcome.goaway is None and not outcome.closed, where
     assert outcome.trailing_garbage == b"", where
-    for stream_id, prefix in expected.responses.items():
+    for stream_id, (prefix, pad) in expected.responses.items():
         stream = outcome.streams.get(stream_id)
         assert stream is not None, f"no response on stream {stream_id}: {where}"
         assert stream.reset is None, f"stream {stream_id} reset {stream.reset}: {where}"
         assert stream.status == 200 and stream.ended, where
-        assert stream.body.startswith(prefix), (stream.body, prefix, where)
+        assert stream.body.startswith(prefix), (stream.body[:200], prefix, where)
+        assert stream.body.endswith(b"\n" + b"z" * pad), (len(stream.body), pad, where)
     for stream_id, code in expected.resets.items():
         stream = outcome.streams.get(stream_id)
         assert stream is not None and stream.reset == code, (
