@@ -19,7 +19,8 @@ Two measures:
   Python-level call (a few hundred instructions), which the compiled HTTP/2 core
   does not pay: it calls decode()/encode() through cimport.
 
-Run: python bench/micro_hpack.py [--quick] [--instructions]
+Run: python bench/micro_hpack.py [--quick] [--instructions]; `python -m bench` runs the
+timed comparison through run().
 """
 
 from __future__ import annotations
@@ -217,6 +218,17 @@ def instructions_per_operation(quick: bool) -> dict:
                             / figures["fasthttpd"]["instructions"])
         results[operation] = figures
     return results
+
+
+def run(quick: bool = False) -> dict:
+    """For `python -m bench`: the timed comparison (callgrind is too slow for it)."""
+    check_same_results()
+    results = time_per_operation(quick)
+    return {"request_block_bytes": {"first": len(FIRST_BLOCK), "warm": len(WARM_BLOCK)},
+            **{operation: {"fasthttpd_ns": round(figures["fasthttpd"]["ns"], 1),
+                           "hpack_ns": round(figures["hpack"]["ns"], 1),
+                           "ratio": round(figures["ratio"], 2)}
+               for operation, figures in results.items() if operation in OPERATIONS}}
 
 
 def main() -> None:
