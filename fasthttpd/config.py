@@ -125,6 +125,10 @@ class Config:
                                             "beyond), as gunicorn.", group="limits")
 
     # HTTP/2.
+    http2_impl: str = setting("auto", "HTTP/2 implementation: `compiled` (fasthttpd's own "
+                              "core, the fastest), `h2` (the h2 library, the fallback) or "
+                              "`auto`: compiled when the extensions are built.",
+                              choices=("auto", "compiled", "h2"), group="http2")
     h2_max_concurrent_streams: int = setting(100, "SETTINGS_MAX_CONCURRENT_STREAMS advertised "
                                              "and enforced (RFC 9113 recommends at least 100).",
                                              group="http2")
