@@ -535,15 +535,18 @@ cdef class CoreHttp2Driver(ServerConnection):
             if chunk == size:
                 self.send_data(s, data, stream.end_after)
                 data = b""
-                self.unflushed += size
-                break
-            if type(data) is not memoryview:
-                data = memoryview(data)
-            self.send_data(s, data[:chunk], False)
-            data = data[chunk:]
+            else:
+                if type(data) is not memoryview:
+                    data = memoryview(data)
+                self.send_data(s, data[:chunk], False)
+                data = data[chunk:]
             self.unflushed += chunk
             if self.unflushed >= FLUSH_THRESHOLD:
-                self._flush()  # may pause writing: the loop then stops
+                # Written out now, so that an app that never waits cannot pile its
+                # body up here; the write may pause writing: the loop then stops.
+                self._flush()
+            if not data:
+                break
         stream.outbound = data
         if data:
             self.blocked[stream.stream_id] = stream

@@ -355,6 +355,29 @@ def test_send_body_waits_for_window() -> None:
     run(main())
 
 
+def test_body_is_written_in_bounded_pieces() -> None:
+    """An app whose sends never wait (wide windows, a transport that never pushes
+    back) still has its body written out as it goes, never gathered whole."""
+    async def main() -> None:
+        peer = Peer(big_app(8 << 20))
+        peer.h2.increment_flow_control_window(2**30)
+        peer.h2.update_settings({4: 2**30})  # SETTINGS_INITIAL_WINDOW_SIZE
+        peer.flush()
+        writes: list[int] = []
+        write = peer.conn.write
+
+        def recording_write(data: bytes, close: bool = False) -> None:
+            writes.append(len(data))
+            write(data, close)
+
+        peer.driver.write = recording_write
+        sid = peer.request("/")
+        resp = await peer.response(sid, timeout=5)
+        assert len(resp.body) == 8 << 20
+        assert max(writes) <= 1 << 20, f"a write of {max(writes)} bytes"
+    run(main())
+
+
 def test_hundred_concurrent_streams() -> None:
     async def main() -> None:
         peer = Peer(echo_app)
