@@ -2,6 +2,9 @@
 # that the driver (fasthttpd/http2/_driver.pyx) derives from it and reaches its
 # fields and methods as C.
 
+from fasthttpd.http2._hpack cimport Decoder, Encoder
+
+
 # Frame types, flags and error codes (RFC 9113 6, 7), stream states (5.1).
 cdef enum:
     FT_DATA = 0
@@ -88,7 +91,8 @@ cdef class ServerConnection:
     cdef bint block_bad_priority
 
     # HPACK.
-    cdef public object decoder, encoder
+    cdef public Decoder decoder
+    cdef public Encoder encoder
 
     # Counters the driver reads for its abuse limits, then zeroes.
     cdef public Py_ssize_t resets, control_frames, acks

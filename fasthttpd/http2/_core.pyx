@@ -37,10 +37,9 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.string cimport memcmp, memcpy
 
-try:  # h2core's compiled HPACK (contracts.md); the throwaway shim until it lands
-    from fasthttpd.http2._hpack import Decoder, Encoder, HeaderListTooLarge, HpackError
-except ImportError:
-    from fasthttpd.http2._hpack_shim import Decoder, Encoder, HeaderListTooLarge, HpackError
+from fasthttpd.http2._hpack import HeaderListTooLarge, HpackError
+
+from fasthttpd.http2._hpack cimport Decoder, Encoder
 
 # The client connection preface (RFC 9113 3.4).
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
