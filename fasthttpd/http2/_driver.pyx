@@ -33,12 +33,13 @@ and accepts `:protocol` only with CONNECT; such a request reaches
 (until one is plugged in, it answers 501 like any CONNECT).
 """
 
-import asyncio
 import base64
 import logging
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
 from fasthttpd.driver import ClientDisconnected, HttpDriver
-from fasthttpd.http2.headers import CONNECTION_SPECIFIC, response_head, trailer_fields
+from fasthttpd.http2.headers import CONNECTION_SPECIFIC, InvalidHeader, http_date
 
 from fasthttpd.client cimport Client
 from fasthttpd.driver cimport HttpStream
@@ -60,6 +61,74 @@ cdef Py_ssize_t FLUSH_THRESHOLD = 256 * 1024
 _UPGRADE_FIELDS = CONNECTION_SPECIFIC | {b"http2-settings", b"te"}
 _ERROR_BODY = {500: b"Internal Server Error", 501: b"Not Implemented",
                503: b"Service Unavailable"}
+_STATUS = {code: str(code).encode() for code in range(100, 600)}
+
+# Response field names: RFC 9113 8.2.1 (no 0x00-0x20, 0x7f-0xff or colon; upper
+# case is lowered), values: no control character but HTAB, as the HTTP/1.1
+# serializer. Byte tables, one pass per field, instead of regular expressions.
+cdef bint NAME_BYTE_OK[256]
+cdef bint VALUE_BYTE_BAD[256]
+
+
+cdef _init_tables():
+    cdef int c
+    for c in range(256):
+        NAME_BYTE_OK[c] = 0x20 < c < 0x7f and c != 0x3a
+        VALUE_BYTE_BAD[c] = (c < 0x20 and c != 0x09) or c == 0x7f
+
+
+_init_tables()
+
+
+cdef list _fields(object headers, list out, str what):
+    """Append the app's fields to `out`, lower-cased and checked; connection-specific
+    ones are dropped (they mean nothing on an HTTP/2 stream, RFC 9113 8.2.2)."""
+    cdef bytes name, value
+    cdef const unsigned char* p
+    cdef Py_ssize_t n, i
+    cdef bint upper
+    for field in headers:
+        name = field[0] if type(field[0]) is bytes else bytes(field[0])
+        value = field[1] if type(field[1]) is bytes else bytes(field[1])
+        p = <const unsigned char*>PyBytes_AS_STRING(name)
+        n = PyBytes_GET_SIZE(name)
+        if n == 0:
+            raise InvalidHeader(f"empty {what} name")
+        upper = False
+        for i in range(n):
+            if not NAME_BYTE_OK[p[i]]:
+                raise InvalidHeader(f"invalid {what} name {name!r}")
+            if 0x41 <= p[i] <= 0x5a:
+                upper = True
+        if upper:
+            name = name.lower()
+        p = <const unsigned char*>PyBytes_AS_STRING(value)
+        n = PyBytes_GET_SIZE(value)
+        for i in range(n):
+            if VALUE_BYTE_BAD[p[i]]:
+                raise InvalidHeader(f"{what} value with a control character")
+        if name in CONNECTION_SPECIFIC:
+            continue
+        out.append((name, value))
+    return out
+
+
+cdef list response_head(object status, object headers, object server, bint date):
+    """`:status` and the app's fields, ready for HPACK; InvalidHeader when they cannot
+    be written."""
+    code = _STATUS.get(status) if type(status) is int else None
+    if code is None:
+        raise InvalidHeader(f"invalid status {status!r}")
+    cdef list head = [(b":status", code)]
+    if server is not None:
+        head.append((b"server", server))
+    if date:
+        head.append((b"date", http_date()))
+    return _fields(headers, head, "header")
+
+
+cdef list trailer_fields(object headers):
+    return _fields(headers, [], "trailer")
 
 
 cdef class CoreHttp2Stream(HttpStream):
