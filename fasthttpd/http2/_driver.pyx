@@ -314,7 +314,7 @@ cdef class CoreHttp2Stream(HttpStream):
 cdef class CoreHttp2Driver(ServerConnection):
     """HTTP/2 for one connection on the compiled core; see the module docstring."""
 
-    cdef public object state, loop, config, on_message, write, connection
+    cdef public object state, loop, config, on_message, write, writer
     cdef public Client client
     cdef public dict streams            # stream id -> CoreHttp2Stream, response not complete
     cdef public dict blocked            # body bytes waiting for window
@@ -352,16 +352,11 @@ cdef class CoreHttp2Driver(ServerConnection):
         self._flush_callback = self._flush
 
     # HttpDriver.
-    def setup(self, client, on_message, write, connection=None):
-        """setup(client, on_message, writer) or, today's form, (client, on_message, write, connection)."""
+    def setup(self, client, on_message, writer):
         self.client = client
         self.on_message = on_message
-        if connection is None:  # the narrow writer (contracts.md): one object for both
-            self.write = write.write
-            self.connection = write
-        else:
-            self.write = write
-            self.connection = connection
+        self.writer = writer  # the connection's narrow writer (contracts.md)
+        self.write = writer.write
         self.timer = self.loop.call_later(self.tick, self._on_tick)
 
     @property
@@ -732,14 +727,14 @@ cdef class CoreHttp2Driver(ServerConnection):
     cdef _close(self):
         if not self.finished:
             self.finished = True
-            self.connection.close()
+            self.writer.close()
 
     cdef _abort(self):
         cdef CoreHttp2Stream stream
         self.finished = True
         for stream in list(self.streams.values()):
             self._forget(stream, True)
-        self.connection.abort()
+        self.writer.abort()
 
     # The one timer: idle connections, stalled windows, stalled bodies, a client
     # that stopped reading.
