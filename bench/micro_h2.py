@@ -204,9 +204,8 @@ def new_driver(driver_class: Any, on_message: Any, loop: asyncio.AbstractEventLo
     state = ServerState(config, loop)
     driver = driver_class(state)
     if on_message is None:
-        from fasthttpd.asgi import AsgiHandler
-
         from bench.apps import hello
+        from fasthttpd.asgi import AsgiHandler
 
         on_message = AsgiHandler(state, hello)
     driver.setup(Client(("127.0.0.1", 1), ("127.0.0.1", 8000)), on_message,

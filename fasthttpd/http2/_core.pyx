@@ -176,7 +176,8 @@ cdef inline long long _digits(bytes value):
 
 
 cdef inline unsigned int _u32(const unsigned char* p):
-    return (<unsigned int>p[0] << 24) | (<unsigned int>p[1] << 16) | (<unsigned int>p[2] << 8) | p[3]
+    return ((<unsigned int>p[0] << 24) | (<unsigned int>p[1] << 16)
+            | (<unsigned int>p[2] << 8) | p[3])
 
 
 cdef class StreamState:
@@ -323,7 +324,6 @@ cdef class ServerConnection:
 
     cdef int _frame(self, bytes data, const unsigned char* p, Py_ssize_t start,
                     Py_ssize_t length, int ftype, int flags, unsigned int sid) except -1:
-        cdef StreamState s
         if self.block_stream_id:
             # RFC 9113 6.10: nothing but this block's CONTINUATION until END_HEADERS.
             if ftype != FT_CONTINUATION or sid != self.block_stream_id:
@@ -410,7 +410,8 @@ cdef class ServerConnection:
                 return 0  # RFC 9113 5.4.2: frames after our RST_STREAM are ignored
             return self.stream_error(sid, ERR_STREAM_CLOSED, "DATA on a closed stream")
         # Until the client acknowledges our SETTINGS it may count on the default window.
-        slack = 0 if self.local_settings_acked else max(0, DEFAULT_WINDOW - self.local_initial_window)
+        slack = (0 if self.local_settings_acked
+                 else max(0, DEFAULT_WINDOW - self.local_initial_window))
         if length > s.recv_window + slack:
             return self.connection_error(ERR_FLOW_CONTROL, "stream window exceeded")
         s.recv_window -= length
@@ -530,7 +531,6 @@ cdef class ServerConnection:
         return 0
 
     cdef int _trailers(self, StreamState s, list fields, int flags) except -1:
-        cdef Py_ssize_t i
         cdef bytes name, value
         # RFC 9113 8.1: trailers end the stream; they carry no pseudo-header.
         if not flags & FL_END_STREAM:

@@ -36,10 +36,13 @@ and accepts `:protocol` only with CONNECT; such a request reaches
 import base64
 import logging
 
+from email.utils import formatdate
+
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.time cimport time, time_t
 
 from fasthttpd.driver import ClientDisconnected, HttpDriver
-from fasthttpd.http2.headers import CONNECTION_SPECIFIC, InvalidHeader, http_date
+from fasthttpd.http2.headers import CONNECTION_SPECIFIC, InvalidHeader
 
 from fasthttpd.client cimport Client
 from fasthttpd.driver cimport HttpStream
@@ -111,6 +114,20 @@ cdef list _fields(object headers, list out, str what):
             continue
         out.append((name, value))
     return out
+
+
+cdef time_t _date_second = 0
+cdef bytes _date_value = b""
+
+
+cdef bytes http_date():
+    """The Date header value, formatted at most once a second."""
+    global _date_second, _date_value
+    cdef time_t now = time(NULL)
+    if now != _date_second:
+        _date_second = now
+        _date_value = formatdate(now, usegmt=True).encode("ascii")
+    return _date_value
 
 
 cdef list response_head(object status, object headers, object server, bint date):
