@@ -81,7 +81,9 @@ cdef class ServerConnection:
     cdef public long long send_window       # connection window for our DATA
     cdef public long long recv_window       # connection window for the client's DATA
     cdef public long long recv_unacked
-    cdef bytes inbuf                        # an incomplete frame from the last chunk
+    cdef bytearray inbuf                    # an incomplete frame from the last chunks
+    cdef Py_ssize_t inbuf_need              # bytes it needs before it can be parsed
+    cdef public bint enable_connect_protocol  # RFC 8441: advertised, :protocol accepted
 
     # A header block in progress (HEADERS without END_HEADERS).
     cdef public unsigned int block_stream_id

@@ -63,6 +63,7 @@ cdef enum:
     MAX_FRAME_SIZE_LIMIT = 0xFFFFFF
     MAX_CONTINUATIONS = 64           # a header block in more frames is a flood (as h2)
     RECENTLY_CLOSED_LIMIT = 512
+    OUT_KEEP = 16384                 # output buffer kept between flushes
     SETTINGS_HEADER_TABLE_SIZE = 1
     SETTINGS_ENABLE_PUSH = 2
     SETTINGS_MAX_CONCURRENT_STREAMS = 3
@@ -211,7 +212,8 @@ cdef class ServerConnection:
         self.recently_closed = {}
         self.send_window = DEFAULT_WINDOW
         self.recv_window = DEFAULT_WINDOW
-        self.inbuf = b""
+        self.inbuf = bytearray()
+        self.enable_connect_protocol = True
         self.refuse_above = 0xFFFFFFFF
         self.decoder = Decoder(4096, max_header_list_size)
         self.encoder = Encoder(4096)
@@ -253,7 +255,8 @@ cdef class ServerConnection:
         n += _setting(payload + n, SETTINGS_MAX_CONCURRENT_STREAMS, self.max_concurrent_streams)
         n += _setting(payload + n, SETTINGS_INITIAL_WINDOW_SIZE, self.local_initial_window)
         n += _setting(payload + n, SETTINGS_MAX_HEADER_LIST_SIZE, self.max_header_list_size)
-        n += _setting(payload + n, SETTINGS_ENABLE_CONNECT_PROTOCOL, 1)
+        if self.enable_connect_protocol:
+            n += _setting(payload + n, SETTINGS_ENABLE_CONNECT_PROTOCOL, 1)
         n += _setting(payload + n, SETTINGS_ENABLE_PUSH, 0)
         self._frame_header(n, FT_SETTINGS, 0, 0)
         self._put(<char*>payload, n)
@@ -292,8 +295,13 @@ cdef class ServerConnection:
         if self.closed:
             return 1
         if self.inbuf:
-            data = self.inbuf + data
-            self.inbuf = b""
+            # Appended (amortized linear, however small the chunks), and parsed only
+            # once the frame it holds is complete.
+            self.inbuf += data
+            if len(self.inbuf) < self.inbuf_need:
+                return 0
+            data = bytes(self.inbuf)
+            self.inbuf = bytearray()
         cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(data)
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data), pos = 0, length, have
         cdef const char* preface = PyBytes_AS_STRING(PREFACE)
@@ -319,7 +327,8 @@ cdef class ServerConnection:
                 return 1
             pos += 9 + length
         if pos < n:
-            self.inbuf = data[pos:] if pos else data
+            self.inbuf = bytearray(data[pos:] if pos else data)
+            self.inbuf_need = 9 if n - pos < 9 else 9 + length
         return 0
 
     cdef int _frame(self, bytes data, const unsigned char* p, Py_ssize_t start,
@@ -643,6 +652,10 @@ cdef class ServerConnection:
         elif protocol is not None:
             self.error_reason = ":protocol without CONNECT"
             return None
+        if protocol is not None and not self.enable_connect_protocol:
+            # RFC 8441 3: only after SETTINGS_ENABLE_CONNECT_PROTOCOL = 1.
+            self.error_reason = ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL"
+            return None
         elif scheme is None or not path:
             self.error_reason = "missing :scheme or :path"
             return None
@@ -921,10 +934,17 @@ cdef class ServerConnection:
     cpdef bytes data_to_send(self):
         """Everything serialized since the last call, as one bytes object."""
         cdef bytes result
+        cdef char* shrunk
         if not self.out_len:
             return b""
         result = PyBytes_FromStringAndSize(self.out, self.out_len)
         self.out_len = 0
+        if self.out_cap > OUT_KEEP:
+            # A large body went out: give the memory back (many idle connections).
+            shrunk = <char*>PyMem_Realloc(self.out, OUT_KEEP)
+            if shrunk != NULL:
+                self.out = shrunk
+                self.out_cap = OUT_KEEP
         return result
 
     @property

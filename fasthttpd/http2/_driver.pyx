@@ -27,10 +27,11 @@ connection is dropped past a cap.
 
 Deadlines: one timer per connection; see `_on_tick`.
 
-Extended CONNECT (RFC 8441): the core advertises SETTINGS_ENABLE_CONNECT_PROTOCOL
+Extended CONNECT (RFC 8441): the core can advertise SETTINGS_ENABLE_CONNECT_PROTOCOL
 and accepts `:protocol` only with CONNECT; such a request reaches
-`open_extended_connect`, the entry point for a WebSocket session over HTTP/2
-(until one is plugged in, it answers 501 like any CONNECT).
+`open_extended_connect`, the entry point for a WebSocket session over HTTP/2.
+Until one is plugged in the driver does not advertise it (`enable_connect_protocol`
+stays off, so `:protocol` is a malformed request), and a plain CONNECT gets 501.
 """
 
 import base64
@@ -352,6 +353,11 @@ cdef class CoreHttp2Driver(ServerConnection):
         self.state = state
         self.loop = state.loop
         self.config = config
+        # RFC 8441 is advertised only once something serves it: a browser that sees
+        # SETTINGS_ENABLE_CONNECT_PROTOCOL opens its WebSockets over this connection
+        # and does not fall back to HTTP/1.1. The WebSocket session, when plugged in
+        # at open_extended_connect, turns this on (from config.ws).
+        self.enable_connect_protocol = False
         self.streams = {}
         self.blocked = {}
         self.draining = set()
@@ -549,7 +555,8 @@ cdef class CoreHttp2Driver(ServerConnection):
         self.closed = True
 
     def open_extended_connect(self, CoreHttp2Stream stream, bytes protocol):
-        """Entry point for RFC 8441 (e.g. `:protocol websocket`): not served yet, 501."""
+        """Entry point for RFC 8441 (`:protocol websocket`): reached only when
+        enable_connect_protocol is on; answers 501 until a session is plugged in."""
         stream.respond_error(501)
 
     # Streams.

@@ -282,6 +282,20 @@ def test_extended_connect() -> None:
     assert not stream_errors_of(frames)
 
 
+def test_extended_connect_when_not_enabled() -> None:
+    """Without SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 3), :protocol is malformed."""
+    core = Recorder(100, 65535, 65535, 65536)
+    core.enable_connect_protocol = False
+    core.start()
+    block = Encoder().encode([(b":method", b"CONNECT"), (b":protocol", b"websocket"),
+                              (b":scheme", b"https"), (b":path", b"/chat"),
+                              (b":authority", b"a")])
+    core.receive(PREFACE + SETTINGS + headers(1, block, end_stream=False))
+    frames = split_frames(core.data_to_send())
+    assert 8 not in frames[0].settings
+    assert stream_errors_of(frames) == {1: PROTOCOL_ERROR} and not core.events
+
+
 def test_content_length_must_match_data() -> None:
     block = request_block(method=b"POST", extra=[(b"content-length", b"3")])
     too_much = headers(1, block, end_stream=False) + frame(0, 0, 1, b"abcd")
@@ -488,6 +502,20 @@ def test_hpack_block_split_over_frames_and_reads() -> None:
         + frame(9, 4, 1, block[20:])
     events, _, _ = feed_three_ways(data)
     assert events[0][3] == b"/" + b"p" * 300
+
+
+def test_a_slow_drip_frame_is_parsed_once_complete() -> None:
+    """A frame trickling in a byte at a time is appended, not re-joined per byte."""
+    core = Recorder(100, 65535, 65535, 65536)
+    core.start()
+    core.receive(PREFACE + SETTINGS + headers(1, request_block(method=b"POST"),
+                                              end_stream=False))
+    data = frame(0, 1, 1, b"z" * 16384)
+    for index in range(len(data) - 1):
+        assert core.receive(data[index:index + 1]) == 0
+    assert core.events[-1][0] == "request"  # nothing yet
+    core.receive(data[-1:])
+    assert core.events[-1] == ("data", 1, b"z" * 16384, 16384, True)
 
 
 def test_pending_output_is_one_buffer() -> None:
