@@ -24,6 +24,8 @@ from hyperframe.frame import (
     SettingsFrame,
     WindowUpdateFrame,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fasthttpd.http2 import _core
 
@@ -531,3 +533,39 @@ def test_pending_output_is_one_buffer() -> None:
     data = core.data_to_send()
     assert len([f for f in split_frames(data) if isinstance(f, HeadersFrame)]) == 4
     assert core.data_to_send() == b""
+
+
+# Generated frame sequences: whatever the client sends, the core neither crashes nor
+# depends on how the bytes were split, and what it buffers stays bounded.
+_BLOCKS = [request_block(), request_block(b"/x", b"POST"), b"\x80", b"\x3f\xe1\x1f",
+           request_block(extra=[(b"content-length", b"2")]), Encoder().encode([(b"x", b"1")])]
+
+
+@st.composite
+def frames_strategy(draw: Any) -> bytes:
+    ftype = draw(st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x0b]))
+    flags = draw(st.sampled_from([0, 1, 4, 5, 8, 0x20, 0x25, 0x2d, 0xff]))
+    sid = draw(st.sampled_from([0, 1, 2, 3, 5, 7, 0x7fffffff]))
+    if ftype == 1 and draw(st.booleans()):
+        payload = draw(st.sampled_from(_BLOCKS))
+        if flags & 0x8:
+            payload = b"\x02" + payload + b"\x00\x00"
+        if flags & 0x20:
+            payload = b"\x00\x00\x00\x00\x10" + payload
+    else:
+        payload = draw(st.binary(max_size=24))
+    return frame(ftype, flags, sid, payload)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(frames_strategy(), max_size=12), st.integers(min_value=1, max_value=40))
+def test_generated_frame_sequences(frames: list[bytes], cut: int) -> None:
+    data = PREFACE + SETTINGS + b"".join(frames)
+    whole = feed(data)
+    pieces = [data[i:i + cut] for i in range(0, len(data), cut)]
+    split = feed(data, pieces)
+    assert split[:2] == whole[:2]
+    core = whole[2]
+    assert len(core.recently_closed) <= 512
+    if core.closed:  # a connection error: GOAWAY sent, nothing more read
+        assert connection_error_of(split_frames(whole[1])) is not None
