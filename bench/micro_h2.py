@@ -27,8 +27,8 @@ Instructions (`--callgrind`, valgrind needed): the compiled core's own cost per
 request for the hello exchange (frames in, HPACK, stream state, frames out:
 callgrind collects only inside the core's entry points, and not inside the
 driver's hooks they call), and the whole in-process server path beside it (driver,
-core, ASGI cycle, the app's Task), each from two runs of different lengths so
-that start-up cancels out.
+core, ASGI cycle, the app's Task), for the compiled driver and the h2 one, each from
+two runs of different lengths so that start-up cancels out.
 
 Usage: python -m bench.micro_h2 [--quick] [--callgrind]
 """
@@ -261,7 +261,7 @@ def callgrind_counts(batches: int) -> dict[str, float]:
     hooks = ["CoreHttp2Driver_on_request", "CoreHttp2Driver_on_data",
              "CoreHttp2Driver_on_window_update", "CoreHttp2Driver_on_stream_reset"]
 
-    def run(count: int, toggles: list[str]) -> int:
+    def run(count: int, toggles: list[str], impl: str = "compiled") -> int:
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "callgrind.out")
             recorded = os.path.join(tmp, "client.bin")
@@ -271,7 +271,7 @@ def callgrind_counts(batches: int) -> dict[str, float]:
             command += [f"--toggle-collect=__pyx_f_*{name}" for name in toggles]
             if toggles:
                 command.append("--collect-atstart=no")
-            command += [sys.executable, "-m", "bench.micro_h2", "--replay-only", recorded]
+            command += [sys.executable, "-m", "bench.micro_h2", "--replay-only", recorded, impl]
             subprocess.run(command, check=True, capture_output=True, timeout=900,
                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
             text = open(out).read()
@@ -283,18 +283,19 @@ def callgrind_counts(batches: int) -> dict[str, float]:
     requests = (large - small) * STREAMS_PER_BATCH
     core_cost = (run(large, core + hooks) - run(small, core + hooks)) / requests
     whole = (run(large, []) - run(small, [])) / requests
+    whole_h2 = (run(large, [], "h2") - run(small, [], "h2")) / requests
     return {"core_instructions_per_request": core_cost,
-            "server_path_instructions_per_request": whole}
+            "server_path_instructions_per_request": whole,
+            "h2_server_path_instructions_per_request": whole_h2}
 
 
-def replay_only(recorded: str) -> None:
-    """The run callgrind watches: recorded client bytes to the compiled driver with
-    the ASGI cycle."""
+def replay_only(recorded: str, impl: str) -> None:
+    """The run callgrind watches: recorded client bytes to a driver with the ASGI cycle."""
     import pickle
 
     with open(recorded, "rb") as file:
         chunks = pickle.load(file)
-    replay(CoreHttp2Driver, chunks, asgi=True)
+    replay(CoreHttp2Driver if impl == "compiled" else Http2Driver, chunks, asgi=True)
 
 
 def best_of(rounds: int, fn: Any, *args: Any) -> float:
@@ -342,7 +343,8 @@ def run(quick: bool = False) -> dict[str, float]:
 
 def main() -> None:
     if "--replay-only" in sys.argv:
-        replay_only(sys.argv[sys.argv.index("--replay-only") + 1])
+        where = sys.argv.index("--replay-only")
+        replay_only(sys.argv[where + 1], sys.argv[where + 2])
         return
     if CoreHttp2Driver is None:
         raise SystemExit("build the extensions first: python setup.py build_ext --inplace")
@@ -352,6 +354,8 @@ def main() -> None:
               "instructions per request")
         print(f"whole server path (ASGI):   "
               f"{counts['server_path_instructions_per_request']:10.0f} instructions per request")
+        print(f"the same on the h2 driver:  "
+              f"{counts['h2_server_path_instructions_per_request']:10.0f} instructions per request")
         return
     results = run(quick="--quick" in sys.argv)
     print(f"(a)  h2 alone, default config:   {results['h2_alone_rps']:10.0f} req/s")

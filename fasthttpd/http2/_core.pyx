@@ -20,7 +20,7 @@ Stream states (RFC 9113 5.1), for streams the client opens (odd ids, increasing)
     any --RST_STREAM sent or received--> closed
 
 `stream_states` holds the streams not closed; `recently_closed` remembers how the last
-few hundred closed ones ended, since the error for a late frame depends on it
+128 closed ones ended, since the error for a late frame depends on it
 (5.1: STREAM_CLOSED after a close, nothing at all after our own RST_STREAM).
 An id at or below the highest seen that is in neither was never opened: it was
 implicitly closed by a higher one (5.1.1).
@@ -62,7 +62,7 @@ cdef enum:
     DEFAULT_FRAME_SIZE = 16384       # ours; we never raise SETTINGS_MAX_FRAME_SIZE
     MAX_FRAME_SIZE_LIMIT = 0xFFFFFF
     MAX_CONTINUATIONS = 64           # a header block in more frames is a flood (as h2)
-    RECENTLY_CLOSED_LIMIT = 512
+    RECENTLY_CLOSED_LIMIT = 128      # bounded per-connection memory; older ids count as closed
     OUT_KEEP = 16384                 # output buffer kept between flushes
     SETTINGS_HEADER_TABLE_SIZE = 1
     SETTINGS_ENABLE_PUSH = 2

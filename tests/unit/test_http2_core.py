@@ -566,6 +566,6 @@ def test_generated_frame_sequences(frames: list[bytes], cut: int) -> None:
     split = feed(data, pieces)
     assert split[:2] == whole[:2]
     core = whole[2]
-    assert len(core.recently_closed) <= 512
+    assert len(core.recently_closed) <= 128
     if core.closed:  # a connection error: GOAWAY sent, nothing more read
         assert connection_error_of(split_frames(whole[1])) is not None
