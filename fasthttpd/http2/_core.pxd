@@ -146,7 +146,6 @@ cdef class ServerConnection:
     cpdef acknowledge(self, StreamState s, long long size)
     cpdef goaway(self, int code, unsigned int last_stream_id)
     cpdef bytes data_to_send(self)
-    cpdef close_stream(self, StreamState s)
     cdef _end_local(self, StreamState s)
     cdef _frame_header(self, Py_ssize_t length, int ftype, int flags, unsigned int sid)
     cdef _put(self, const char* data, Py_ssize_t size)

@@ -890,12 +890,6 @@ cdef class ServerConnection:
         elif s.state == ST_OPEN:
             s.state = ST_HALF_CLOSED_LOCAL
 
-    cpdef close_stream(self, StreamState s):
-        """Forget a half-closed (local) stream: the caller reset it or gave up on it."""
-        if self.stream_states.pop(s.stream_id, None) is not None:
-            s.state = ST_CLOSED
-            self._closed(s.stream_id, CLOSED_RESET_SENT)
-
     cpdef reset_stream(self, StreamState s, int code):
         """RST_STREAM from our side (not the client's fault: not counted)."""
         if s.state == ST_CLOSED and s.stream_id not in self.stream_states:
@@ -946,10 +940,6 @@ cdef class ServerConnection:
                 self.out = shrunk
                 self.out_cap = OUT_KEEP
         return result
-
-    @property
-    def pending_output(self):
-        return self.out_len
 
     # Serialization.
     cdef _rst_frame(self, unsigned int sid, int code):

@@ -490,10 +490,7 @@ cdef class CoreHttp2Driver(ServerConnection):
         cdef CoreHttp2Stream stream
         cdef bytes target = self.req_path or b""
         cdef bytes query = b""
-        cdef Py_ssize_t mark
-        if self.stopping and s.stream_id > self.refuse_above:
-            return
-        mark = target.find(b"?")
+        cdef Py_ssize_t mark = target.find(b"?")
         if mark >= 0:
             query = target[mark + 1:]
             target = target[:mark]
