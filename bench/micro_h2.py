@@ -141,7 +141,7 @@ def bench_driver(batches: int, driver_class: Any = Http2Driver) -> float:
         driver = driver_class(ServerState(config, loop))
         connection = MemoryConnection()
         driver.setup(Client(("127.0.0.1", 1), ("127.0.0.1", 8000)), answer_at_once,
-                     connection)  # type: ignore[arg-type]
+                     connection)
         client = new_client()
         driver.data_received(client.data_to_send())
         client.receive_data(connection.take())
@@ -209,7 +209,7 @@ def new_driver(driver_class: Any, on_message: Any, loop: asyncio.AbstractEventLo
 
         on_message = AsgiHandler(state, hello)
     driver.setup(Client(("127.0.0.1", 1), ("127.0.0.1", 8000)), on_message,
-                 connection)  # type: ignore[arg-type]
+                 connection)
     return driver
 
 

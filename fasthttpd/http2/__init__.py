@@ -16,7 +16,6 @@ from fasthttpd.http2.driver import Http2Driver
 from fasthttpd.http2.stream import Http2Stream
 
 if TYPE_CHECKING:
-    from fasthttpd.driver import HttpDriver
     from fasthttpd.state import ServerState
 
 if os.environ.get("FASTHTTPD_NO_EXTENSIONS") == "1":
@@ -40,9 +39,11 @@ def driver_class(impl: str = "auto") -> Any:
     return CoreHttp2Driver
 
 
-def new_http2_driver(state: ServerState) -> HttpDriver:
-    """A driver for a new HTTP/2 connection, as the config's http2_impl asks."""
-    return driver_class(state.config.http2_impl)(state)  # type: ignore[no-any-return]
+def new_http2_driver(state: ServerState) -> Any:
+    """A driver for a new HTTP/2 connection, as the config's http2_impl asks: an
+    HttpDriver with accept_h2c_upgrade() (either class; the compiled one is a
+    registered HttpDriver, which type checkers cannot see)."""
+    return driver_class(state.config.http2_impl)(state)
 
 
 __all__ = ["COMPILED_AVAILABLE", "CoreHttp2Driver", "Http2Driver", "Http2Stream",

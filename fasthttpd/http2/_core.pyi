@@ -62,6 +62,7 @@ class ServerConnection:
     req_content_length: int
     error_reason: str
     error_code: int
+    enable_connect_protocol: bool  # RFC 8441: advertised, :protocol accepted
     decoder: Any
     encoder: Any
     def __init__(self, max_concurrent_streams: int = 100, initial_window_size: int = 65535,

@@ -156,7 +156,7 @@ def test_exchange_with_h2_as_the_client() -> None:
     events = client.receive_data(core.data_to_send())
     names = [type(e).__name__ for e in events]
     assert names == ["ResponseReceived", "DataReceived", "StreamEnded"]
-    assert events[1].data == b"Hello, world!"
+    assert events[1].data == b"Hello, world!"  # type: ignore[attr-defined]
     assert 1 not in core.stream_states  # closed both ways
 
 
@@ -468,7 +468,7 @@ def test_response_header_block_split_by_frame_size() -> None:
     data = core.data_to_send()
     assert any(f.type == 9 for f in split_frames(data))  # CONTINUATION frames
     events = client.receive_data(data)
-    assert len(events[0].headers) == 41
+    assert len(events[0].headers) == 41  # type: ignore[attr-defined]
 
 
 def test_upgrade_settings() -> None:
