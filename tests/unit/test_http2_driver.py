@@ -451,6 +451,26 @@ def test_malformed_request_is_a_stream_error(headers: list[tuple[bytes, bytes]],
     run(main())
 
 
+def test_request_reset_in_the_same_read() -> None:
+    """HEADERS (malformed, or beyond the stream limit) and the client's RST_STREAM
+    arrive together: nothing is answered on it, and the connection goes on."""
+    async def main() -> None:
+        peer = Peer(echo_app, config=make_config(h2_max_concurrent_streams=1))
+        peer.h2.config.validate_outbound_headers = False
+        gate = peer.request("/first", end=False)
+        for extra in ([(b"te", b"gzip")], []):
+            sid = peer.h2.get_next_available_stream_id()
+            peer.h2.send_headers(sid, [(b":method", b"GET"), (b":path", b"/"),
+                                       (b":scheme", b"http"), (b":authority", b"t")] + extra)
+            peer.h2.reset_stream(sid, ErrorCodes.CANCEL)
+            peer.flush()
+        peer.h2.end_stream(gate)
+        peer.flush()
+        assert (await peer.response(gate)).body.startswith(b"GET /first")
+        assert not peer.conn.closed
+    run(main())
+
+
 def test_missing_pseudo_header_is_a_stream_error() -> None:
     async def main() -> None:
         peer = Peer(echo_app)
