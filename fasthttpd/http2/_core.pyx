@@ -30,6 +30,19 @@ Errors: `connection_error` queues GOAWAY and marks the connection closed
 RST_STREAM and forgets the stream. Every case follows RFC 9113 6.x and 8.1.1;
 the request head checks of 8.2 and 8.3 run in one pass over the decoded list,
 byte tables instead of regular expressions.
+
+Decisions where the RFC leaves a choice (h2spec accepts each):
+- a stream beyond SETTINGS_MAX_CONCURRENT_STREAMS is refused (RST_STREAM
+  REFUSED_STREAM, safe to retry: 5.1.2), not a connection error;
+- DATA beyond a stream's window is a connection FLOW_CONTROL_ERROR (6.9.1 allows
+  either); DATA or HEADERS again on a half-closed (remote) stream is a stream
+  error STREAM_CLOSED;
+- a header list over SETTINGS_MAX_HEADER_LIST_SIZE ends the connection with
+  ENHANCE_YOUR_CALM: the decoder stopped midway, so its table no longer matches
+  the client's (the HPACK bomb guard); a header block in more than 64
+  CONTINUATION frames ends it with PROTOCOL_ERROR (as h2 does);
+- no SETTINGS acknowledgement timeout (6.5.3 makes it optional): until the
+  client acknowledges our SETTINGS, DATA is allowed up to the default window.
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
