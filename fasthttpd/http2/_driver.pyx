@@ -386,11 +386,13 @@ cdef class CoreHttp2Driver(ServerConnection):
     def pending_request_count(self):
         return self.receiving
 
-    def data_received(self, bytes data):
+    def data_received(self, data):
         cdef int failed
         cdef double now
         if self.finished or not data:
             return
+        if type(data) is not bytes:  # a transport that hands over a bytearray or view
+            data = bytes(data)
         if not self.started:
             self.start()
         now = self.loop.time()
