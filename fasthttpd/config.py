@@ -495,6 +495,12 @@ def validate(config: Config) -> None:
     if config.worker_heartbeat_timeout <= config.worker_heartbeat_interval:
         raise ValueError("--worker-heartbeat-timeout: must be longer than "
                          "--worker-heartbeat-interval")
+    if config.http2_impl == "compiled":
+        from fasthttpd.http2 import COMPILED_AVAILABLE  # http2 imports this module
+
+        if not COMPILED_AVAILABLE:
+            raise ValueError("--http2-impl compiled: the compiled HTTP/2 core is not built "
+                             "(or FASTHTTPD_NO_EXTENSIONS=1); use auto or h2")
     validate_listening(config)
     validate_files(config)
     from fasthttpd.log import check_access_log_format  # log imports this module

@@ -70,7 +70,13 @@ def test_no_extensions_falls_back_to_h2() -> None:
     result = run_isolated(
         "import json\n"
         "from fasthttpd import http2\n"
+        "from fasthttpd.config import Config, validate\n"
         "out = {'auto': http2.driver_class('auto').__name__}\n"
+        "try:\n"
+        "    validate(Config(http2_impl='compiled'))\n"
+        "    out['validated'] = 'accepted'\n"
+        "except ValueError as exc:\n"
+        "    out['validated'] = str(exc)\n"
         "try:\n"
         "    http2.driver_class('compiled')\n"
         "    out['compiled'] = 'served'\n"
@@ -79,3 +85,5 @@ def test_no_extensions_falls_back_to_h2() -> None:
         "print(json.dumps(out))\n")
     assert result["auto"] == "Http2Driver"
     assert "not built" in result["compiled"]
+    # Refused at startup, with one line, instead of on the first HTTP/2 connection.
+    assert result["validated"].startswith("--http2-impl compiled: the compiled HTTP/2 core")
