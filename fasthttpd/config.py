@@ -148,6 +148,10 @@ class Config:
         "counterpart of --h2-send-timeout).", group="timeouts")
 
     # HTTP/2.
+    http2_impl: str = setting("auto", "HTTP/2 implementation: `compiled` (fasthttpd's own "
+                              "core, the fastest), `h2` (the h2 library, the fallback) or "
+                              "`auto`: compiled when the extensions are built.",
+                              choices=("auto", "compiled", "h2"), group="http2")
     h2_max_concurrent_streams: int = setting(100, "SETTINGS_MAX_CONCURRENT_STREAMS advertised "
                                              "and enforced (RFC 9113 recommends at least 100).",
                                              group="http2")
@@ -491,6 +495,12 @@ def validate(config: Config) -> None:
     if config.worker_heartbeat_timeout <= config.worker_heartbeat_interval:
         raise ValueError("--worker-heartbeat-timeout: must be longer than "
                          "--worker-heartbeat-interval")
+    if config.http2_impl == "compiled":
+        from fasthttpd.http2 import COMPILED_AVAILABLE  # http2 imports this module
+
+        if not COMPILED_AVAILABLE:
+            raise ValueError("--http2-impl compiled: the compiled HTTP/2 core is not built "
+                             "(or FASTHTTPD_NO_EXTENSIONS=1); use auto or h2")
     validate_listening(config)
     validate_files(config)
     from fasthttpd.log import check_access_log_format  # log imports this module

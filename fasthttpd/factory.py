@@ -64,9 +64,9 @@ class DefaultHttpDriverFactory(HttpDriverFactory):
         return Http1Driver(self.state)  # type: ignore[return-value]
 
     def _http2(self) -> HttpDriver:
-        from fasthttpd.http2 import Http2Driver
+        from fasthttpd.http2 import new_http2_driver
 
-        return Http2Driver(self.state)
+        return new_http2_driver(self.state)
 
 
 class Http2OnlyRefusal(HttpDriver):

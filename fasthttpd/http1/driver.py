@@ -965,7 +965,7 @@ class Http1Driver:
                 and sum(1 for name, _ in request.headers if name == b"http2-settings") == 1)
 
     def _switch_to_h2c(self, stream: Http1Stream) -> None:
-        from fasthttpd.http2 import Http2Driver
+        from fasthttpd.http2 import new_http2_driver
 
         settings = next(value for name, value in stream.request.headers
                         if name == b"http2-settings")
@@ -975,7 +975,7 @@ class Http1Driver:
         self.closing = True
         self._close_input()
         self.writer.write(_SWITCHING_TO_H2C)
-        h2_driver = Http2Driver(self.state)
+        h2_driver = new_http2_driver(self.state)
         self.writer.switch_driver(h2_driver, b"")
         h2_driver.accept_h2c_upgrade(settings, stream)
         if rest:

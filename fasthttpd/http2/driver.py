@@ -349,6 +349,9 @@ class Http2Driver(HttpDriver):
     def _on_request(self, event: Any) -> None:
         stream_id = event.stream_id
         h2 = self.h2
+        h2_stream = h2.streams.get(stream_id)
+        if h2_stream is None or h2_stream.closed:
+            return  # reset by the client in the same read: nothing to answer or refuse
         if self.stopping and stream_id > self.last_stream_id:
             h2.reset_stream(stream_id, ErrorCodes.REFUSED_STREAM)
             return

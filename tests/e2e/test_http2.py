@@ -1,5 +1,7 @@
 """HTTP/2 end to end: a real fasthttpd process on 127.0.0.1, real clients.
 
+Every test runs against both HTTP/2 implementations (`--http2-impl compiled|h2`).
+
 Clients: httpx (http2=True), the h2 library over a raw socket (for what httpx
 cannot do: 100 streams at once, resets, floods), and curl (prior knowledge and
 the h2c upgrade).
@@ -31,9 +33,19 @@ from tests.e2e.conftest import RunningServer, run_server
 CURL = shutil.which("curl")
 
 
+# Every test runs on both HTTP/2 implementations: the compiled core and h2.
+HTTP2_IMPLEMENTATIONS = ["compiled", "h2"]
+
+
+@pytest.fixture(scope="module", params=HTTP2_IMPLEMENTATIONS)
+def http2_impl(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def h2server() -> Any:
-    with run_server("--h2-send-timeout", "1", "--h2-max-resets-per-second", "100") as server:
+def h2server(http2_impl: str) -> Any:
+    with run_server("--h2-send-timeout", "1", "--h2-max-resets-per-second", "100",
+                    "--http2-impl", http2_impl) as server:
         yield server
 
 
@@ -260,8 +272,8 @@ def test_curl_h2c_upgrade(h2server: RunningServer) -> None:
                    for name, _ in scope["headers"])
 
 
-def test_graceful_shutdown_finishes_streams() -> None:
-    with run_server() as server:
+def test_graceful_shutdown_finishes_streams(http2_impl: str) -> None:
+    with run_server("--http2-impl", http2_impl) as server:
         client = RawClient(server.port)
         slow = client.request("/sleep?0.5")
         time.sleep(0.2)

@@ -66,10 +66,11 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(tmp_path_factory.mktemp("pki"))
 
 
-@pytest.fixture(scope="module")
-def tls_server(pki: Pki) -> Any:
-    with run_server(*pki.server_args(), "--log-level", "debug", app="tests.e2e.test_tls:app",
-                    scheme="https") as server:
+# The shared server runs once per HTTP/2 implementation (the compiled core, h2).
+@pytest.fixture(scope="module", params=["compiled", "h2"])
+def tls_server(pki: Pki, request: pytest.FixtureRequest) -> Any:
+    with run_server(*pki.server_args(), "--log-level", "debug", "--http2-impl", request.param,
+                    app="tests.e2e.test_tls:app", scheme="https") as server:
         yield server
 
 

@@ -1,7 +1,9 @@
-"""Http2Driver without sockets: h2 is the client, the transport is an in-memory stub.
+"""The HTTP/2 drivers without sockets: h2 is the client, the transport is an in-memory stub.
 
-Only the transport is fake (a few methods the driver calls on its connection);
-the driver, h2 on the server side and the ASGI request cycle are the real ones.
+Every test runs on both implementations (the `http2_impl` fixture): the compiled
+core's driver and the h2-based fallback. Only the transport is fake (a few methods
+the driver calls on its connection); the driver, its protocol engine and the ASGI
+request cycle are the real ones.
 """
 
 from __future__ import annotations
@@ -21,8 +23,20 @@ from hyperframe.frame import Frame, GoAwayFrame
 from fasthttpd.asgi import AsgiHandler
 from fasthttpd.client import Client
 from fasthttpd.config import Config
-from fasthttpd.http2 import Http2Driver
+from fasthttpd.http2 import driver_class
 from fasthttpd.state import ServerState
+
+HTTP2_IMPLEMENTATIONS = ["compiled", "h2"]
+_driver_class: Any = None
+
+
+@pytest.fixture(autouse=True, params=HTTP2_IMPLEMENTATIONS)
+def http2_impl(request: pytest.FixtureRequest) -> Any:
+    """Runs the test once per HTTP/2 implementation; a missing one is a failure."""
+    global _driver_class
+    _driver_class = driver_class(request.param)
+    yield request.param
+    _driver_class = None
 
 
 class StubConnection:
@@ -65,7 +79,7 @@ class Peer:
                  start: bool = True) -> None:
         loop = asyncio.get_running_loop()
         self.state = ServerState(config or make_config(), loop)
-        self.driver = Http2Driver(self.state)
+        self.driver = _driver_class(self.state)
         self.client = Client(("127.0.0.1", 40000), ("127.0.0.1", 8000))
         self.conn = StubConnection()
         if on_message is None:
@@ -297,7 +311,10 @@ def test_unread_body_is_bounded_by_the_window() -> None:
         # asks the client to stop sending it (RFC 9113 8.1).
         assert any(isinstance(e, ev.StreamReset) and e.error_code == ErrorCodes.NO_ERROR
                    for e in peer.events)
-        assert peer.driver.h2.inbound_flow_control_window >= 1048576 - 16384
+        # The unread bytes went back to the connection window: the client may
+        # send as much as before the request.
+        await peer.settle()
+        assert peer.h2.outbound_flow_control_window >= 1048576 - 16384
     run(main())
 
 
@@ -335,6 +352,29 @@ def test_send_body_waits_for_window() -> None:
         assert sent == 65535
         assert len(stream.outbound) <= 65536
         assert stream.drain_waiter is not None
+    run(main())
+
+
+def test_body_is_written_in_bounded_pieces() -> None:
+    """An app whose sends never wait (wide windows, a transport that never pushes
+    back) still has its body written out as it goes, never gathered whole."""
+    async def main() -> None:
+        peer = Peer(big_app(8 << 20))
+        peer.h2.increment_flow_control_window(2**30)
+        peer.h2.update_settings({4: 2**30})  # SETTINGS_INITIAL_WINDOW_SIZE
+        peer.flush()
+        writes: list[int] = []
+        write = peer.conn.write
+
+        def recording_write(data: bytes, close: bool = False) -> None:
+            writes.append(len(data))
+            write(data, close)
+
+        peer.driver.write = recording_write
+        sid = peer.request("/")
+        resp = await peer.response(sid, timeout=5)
+        assert len(resp.body) == 8 << 20
+        assert max(writes) <= 1 << 20, f"a write of {max(writes)} bytes"
     run(main())
 
 
@@ -408,6 +448,26 @@ def test_malformed_request_is_a_stream_error(headers: list[tuple[bytes, bytes]],
         assert resp.reset == ErrorCodes.PROTOCOL_ERROR, reason
         good = peer.request("/good")
         assert (await peer.response(good)).body.startswith(b"GET /good")
+    run(main())
+
+
+def test_request_reset_in_the_same_read() -> None:
+    """HEADERS (malformed, or beyond the stream limit) and the client's RST_STREAM
+    arrive together: nothing is answered on it, and the connection goes on."""
+    async def main() -> None:
+        peer = Peer(echo_app, config=make_config(h2_max_concurrent_streams=1))
+        peer.h2.config.validate_outbound_headers = False
+        gate = peer.request("/first", end=False)
+        for extra in ([(b"te", b"gzip")], []):
+            sid = peer.h2.get_next_available_stream_id()
+            peer.h2.send_headers(sid, [(b":method", b"GET"), (b":path", b"/"),
+                                       (b":scheme", b"http"), (b":authority", b"t")] + extra)
+            peer.h2.reset_stream(sid, ErrorCodes.CANCEL)
+            peer.flush()
+        peer.h2.end_stream(gate)
+        peer.flush()
+        assert (await peer.response(gate)).body.startswith(b"GET /first")
+        assert not peer.conn.closed
     run(main())
 
 

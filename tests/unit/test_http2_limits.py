@@ -30,6 +30,7 @@ from tests.unit.test_http2_driver import (
     Response,
     big_app,
     hello_app,
+    http2_impl,  # noqa: F401 - the fixture that runs every test on both implementations
     make_config,
     run,
     split_frames,
