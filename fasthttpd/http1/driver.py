@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from fasthttpd import http1
 from fasthttpd.driver import ClientDisconnected, Headers, HttpDriver, HttpStream
 from fasthttpd.http1.events import EndOfMessage, Request
+from fasthttpd.websocket import hooks as websocket
 
 if TYPE_CHECKING:
     from fasthttpd.client import Client
@@ -418,9 +419,16 @@ class Http1Driver:
             self._unsafe += 1
         if request.upgrade is not None and self._accepts_upgrade(stream):
             self._upgrading = stream  # switched once its (empty) body has ended
-        elif len(queue) == 1 or (not self._unsafe and not self._waiting):
+            return
+        if request.upgrade is not None and self.config.ws != "none" and request.method == b"GET" \
+                and websocket.is_websocket_upgrade(request.upgrade):
+            self._upgrading = stream  # a WebSocket handshake: the app decides (switch_protocol)
+        if len(queue) == 1 or (not self._unsafe and not self._waiting):
             stream.dispatched = True
-            self.on_message(stream)
+            if stream is self._upgrading:
+                websocket.dispatch(self.on_message, stream)
+            else:
+                self.on_message(stream)
         else:
             self._waiting += 1
             if len(queue) > PIPELINE_LIMIT:
@@ -436,8 +444,10 @@ class Http1Driver:
         if stream.complete:  # finished draining a body the app did not read
             self._drain_budget = DRAIN_LIMIT
         if stream.request.upgrade is not None:
-            if stream is self._upgrading:
+            if stream is self._upgrading and stream.request.upgrade == b"h2c":
                 self._switch_to_h2c(stream)
+            elif stream is self._upgrading:  # WebSocket: what follows waits for the app
+                self._pause_reading(_PAUSED_UPGRADE)
             else:  # declined: the parser stopped after this message; carry on
                 self.loop.call_soon(self._resume_parsing)
 
@@ -551,6 +561,11 @@ class Http1Driver:
 
     def response_complete(self, stream: Http1Stream) -> None:
         self.client.pending_response_count -= 1
+        if stream is self._upgrading:  # a WebSocket handshake answered in HTTP: carry on
+            self._upgrading = None
+            if self._reading_paused_for & _PAUSED_UPGRADE:
+                self._resume_reading(_PAUSED_UPGRADE)
+            self.loop.call_soon(self._resume_parsing)
         queue = self.queue
         if not queue or stream is not queue[0]:
             return  # answered ahead of its turn: written when the turn comes
@@ -626,7 +641,10 @@ class Http1Driver:
                         break
                 self._waiting -= 1
                 stream.dispatched = True
-                self.on_message(stream)
+                if stream is self._upgrading:
+                    websocket.dispatch(self.on_message, stream)
+                else:
+                    self.on_message(stream)
         finally:
             self._dispatching = False
 
@@ -802,6 +820,21 @@ class Http1Driver:
             h2_driver.data_received(rest)
 
 
+    def switch_protocol(self, stream: Http1Stream, response: bytes, driver: Any) -> None:
+        """Answer `stream` (the queue's head) with `response` (a 101) and hand the
+        connection to `driver` with the bytes read after the request (WebSocket)."""
+        rest = self.parser.take_unparsed()
+        self.queue.clear()
+        self.client.pending_response_count -= 1
+        self._upgrading = None
+        self.closing = True
+        self._deadline = INFINITY
+        self._reading_paused_for = 0  # the new driver reads at its own pace
+        self._flush()
+        self.write(response)
+        self.connection.switch_driver(driver, rest)
+
+
 # Compiled, the driver is a cdef class (driver.pxd), which cannot derive from a
 # Python class: it joins the contract as a registered implementation.
 HttpDriver.register(Http1Driver)
@@ -824,6 +857,7 @@ def _reason(status: int) -> str:
 
 _PAUSED_BODY = 1
 _PAUSED_PIPELINE = 2
+_PAUSED_UPGRADE = 4
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 # Values fixed by fasthttpd/_parser.pyi and fasthttpd/_serializer.pyi.
