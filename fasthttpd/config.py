@@ -91,7 +91,8 @@ class Config:
         '%(client)s - "%(method)s %(path)s HTTP/%(http_version)s" %(status)s %(bytes)s '
         '%(duration_ms).1fms',
         "Access log line as a %-format over: client, method, path, query, http_version, "
-        "status, bytes, bytes_received (WebSocket sessions), duration_ms, user_agent, referer.", group="logging")
+        "status, bytes, bytes_received (WebSocket sessions), duration_ms, user_agent, referer.",
+        group="logging")
     access_log_json: bool = setting(False, "Write access log lines as JSON objects, one per "
                                     "line: the format's fields plus `time` (UTC).",
                                     group="logging")

@@ -148,6 +148,8 @@ class WebSocketSession:
         # the second argument (fasthttpd/driver.py): either has the carrier's methods.
         if self.carrier is None:
             self.carrier = connection if connection is not None else write
+        # The HTTP/1.1 driver stopped reading while the app decided on the handshake.
+        self.carrier.resume_reading()
 
     @property
     def pending_request_count(self) -> int:
