@@ -34,7 +34,8 @@ def extension(source: Path) -> Extension:
                      extra_compile_args=compile_args, define_macros=macros)
 
 
-compiled = [extension(Path("fasthttpd") / f"{name}.pyx") for name in ("_parser", "_serializer")]
+compiled = [extension(Path("fasthttpd") / f"{name}.pyx") for name in ("_parser", "_serializer",
+                                                                   "websocket/_codec")]
 # A Python module with an augmenting .pxd beside it is compiled from its source,
 # with the layout the .pxd gives it; it also runs as plain Python.
 compiled_python = [extension(source) for source in sorted(Path("fasthttpd").rglob("*.py"))

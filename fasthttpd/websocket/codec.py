@@ -19,6 +19,7 @@ else:
 
 if _compiled:
     from fasthttpd.websocket._codec import (
+        MAX_CONTROL_PAYLOAD,
         OP_BINARY,
         OP_CLOSE,
         OP_CONTINUATION,
@@ -33,9 +34,11 @@ if _compiled:
         ProtocolError,
         encode_close,
         encode_frame,
+        is_valid_close_code,
     )
 else:
     from fasthttpd.websocket.fallback_codec import (  # type: ignore[assignment]
+        MAX_CONTROL_PAYLOAD,
         OP_BINARY,
         OP_CLOSE,
         OP_CONTINUATION,
@@ -50,12 +53,13 @@ else:
         ProtocolError,
         encode_close,
         encode_frame,
+        is_valid_close_code,
     )
 
 IMPLEMENTATION = "compiled" if _compiled else "python"
 
 __all__ = [
-    "IMPLEMENTATION", "OP_BINARY", "OP_CLOSE", "OP_CONTINUATION", "OP_PING", "OP_PONG",
-    "OP_TEXT", "Close", "FrameParser", "Message", "Ping", "Pong", "ProtocolError",
-    "encode_close", "encode_frame",
+    "IMPLEMENTATION", "MAX_CONTROL_PAYLOAD", "OP_BINARY", "OP_CLOSE", "OP_CONTINUATION",
+    "OP_PING", "OP_PONG", "OP_TEXT", "Close", "FrameParser", "Message", "Ping", "Pong",
+    "ProtocolError", "encode_close", "encode_frame", "is_valid_close_code",
 ]

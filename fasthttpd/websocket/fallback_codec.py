@@ -109,6 +109,8 @@ class FrameParser:
     every later feed returns []."""
 
     def __init__(self, max_message_size: int, deflate: PerMessageDeflate | None = None) -> None:
+        if max_message_size < 0:
+            raise ValueError("max_message_size must not be negative")
         self._max_message_size = max_message_size
         self._deflate = deflate
         self._buffer = bytearray()

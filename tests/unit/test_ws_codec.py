@@ -6,6 +6,10 @@ opcodes, fragmentation, UTF-8, close handling, limits) with frames built by hand
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -413,3 +417,102 @@ def test_encoded_close_parses_back(codec: ModuleType) -> None:
     # A server frame is unmasked; mask it as a client would to parse it back.
     assert feed_three_ways(codec, client_frame(8, frame[2:])) == [
         ("close", 1011, "internal ∑ error")]
+
+
+def test_negative_limit_is_refused(codec: ModuleType) -> None:
+    with pytest.raises(ValueError):
+        codec.FrameParser(-1)
+
+
+def test_zero_limit_allows_only_empty_messages(codec: ModuleType) -> None:
+    # (Not three ways: the frame that follows would be over this limit.)
+    assert feed_chunks(codec, [text("") + client_frame(9, b"p")], max_size=0) == [
+        ("text", ""), ("ping", b"p")]
+    assert feed_chunks(codec, [binary(b"x")], max_size=0) == [("error", 1009)]
+
+
+def test_large_fragmented_message_in_odd_chunks(codec: ModuleType) -> None:
+    parts = [bytes((index + offset) % 256 for offset in range(1000)) for index in range(100)]
+    data = binary(parts[0], fin=False)
+    data += b"".join(client_frame(0, part, fin=False, mask=bytes((index, 1, 2, 3)))
+                     for index, part in enumerate(parts[1:-1]))
+    data += client_frame(0, parts[-1])
+    chunks = [data[start:start + 777] for start in range(0, len(data), 777)]
+    assert feed_chunks(codec, chunks) == [("binary", b"".join(parts))]
+    text_data = text("é" * 500, fin=False) + client_frame(0, "€".encode() * 300)
+    chunks = [text_data[start:start + 333] for start in range(0, len(text_data), 333)]
+    assert feed_chunks(codec, chunks) == [("text", "é" * 500 + "€" * 300)]
+
+
+# -- the chooser ----------------------------------------------------------------------------
+
+CHOSEN = ("import fasthttpd.websocket.codec as c; "
+          "print(c.IMPLEMENTATION, c.FrameParser.__module__)")
+
+
+@pytest.mark.parametrize(("environment", "expected"), [
+    ({}, "compiled fasthttpd.websocket._codec"),
+    ({"FASTHTTPD_NO_EXTENSIONS": "1"}, "python fasthttpd.websocket.fallback_codec"),
+])
+def test_codec_chooser(environment: dict[str, str], expected: str) -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {key: value for key, value in os.environ.items()
+           if key != "FASTHTTPD_NO_EXTENSIONS"}
+    result = subprocess.run([sys.executable, "-c", CHOSEN], cwd=root, capture_output=True,
+                            text=True, timeout=60, env={**env, **environment})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected.split()
+
+
+def test_chooser_exports_the_whole_api() -> None:
+    from fasthttpd.websocket import codec as chooser
+    for name in chooser.__all__:
+        if name != "IMPLEMENTATION":
+            for implementation in IMPLEMENTATIONS:
+                assert hasattr(load(implementation), name), (implementation, name)
+
+
+@pytest.mark.parametrize(("code", "valid"), [
+    (999, False), (1000, True), (1003, True), (1004, False), (1005, False), (1006, False),
+    (1007, True), (1014, True), (1015, False), (1016, False), (2999, False), (3000, True),
+    (4999, True), (5000, False)])
+def test_is_valid_close_code(codec: ModuleType, code: int, valid: bool) -> None:
+    assert codec.is_valid_close_code(code) is valid
+
+
+def can_start_valid_utf8(prefix: bytes) -> bool:
+    """Whether some continuation bytes complete `prefix` to valid UTF-8 (Python's decoder
+    as the judge; these completions reach every allowed second-byte range)."""
+    for completion in (b"", b"\x80", b"\x80\x80", b"\x80\x80\x80", b"\x90\x80\x80",
+                       b"\xa0\x80"):
+        try:
+            (prefix + completion).decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            pass
+    return False
+
+
+def test_fail_fast_matches_utf8_for_every_two_byte_prefix(codec: ModuleType) -> None:
+    # Each prefix is the payload of an unfinished text message: an error must come
+    # out exactly when no continuation could make it valid.
+    wrong = []
+    for first in range(256):
+        for second in range(256):
+            prefix = bytes((first, second))
+            failed = bool(codec.FrameParser(MAX_SIZE).feed(text(prefix, fin=False)))
+            if failed == can_start_valid_utf8(prefix):
+                wrong.append(prefix)
+    assert wrong == []
+
+
+@pytest.mark.parametrize("first", [0xE0, 0xE1, 0xED, 0xEF, 0xF0, 0xF3, 0xF4])
+def test_fail_fast_matches_utf8_for_three_byte_prefixes(codec: ModuleType, first: int) -> None:
+    wrong = []
+    for second in range(0x80, 0xC0):
+        for third in range(256):
+            prefix = bytes((first, second, third))
+            failed = bool(codec.FrameParser(MAX_SIZE).feed(text(prefix, fin=False)))
+            if failed == can_start_valid_utf8(prefix):
+                wrong.append(prefix)
+    assert wrong == []

@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 IMPLEMENTATIONS = {
+    "compiled": "fasthttpd.websocket._codec",
     "python": "fasthttpd.websocket.fallback_codec",
 }
 
