@@ -9,16 +9,20 @@ import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import h2.events as ev
 import pytest
+import trustme
 import websockets
 from h2.config import H2Configuration
 from h2.connection import H2Connection
+from hyperframe.frame import DataFrame
 from websockets.asyncio.client import connect
 
 from tests.e2e.conftest import RunningServer, run_server
@@ -457,8 +461,11 @@ def test_shutdown_sends_1001_and_the_apps_see_disconnect(impl: str) -> None:
 
 # HTTP/2 (RFC 8441).
 class H2WebSocket:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, context: ssl.SSLContext | None = None) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if context is not None:
+            self.sock = context.wrap_socket(self.sock, server_hostname="127.0.0.1")
+            assert self.sock.selected_alpn_protocol() == "h2"
         self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding=None))
         self.h2.initiate_connection()
         self.sock.sendall(self.h2.data_to_send())
@@ -485,10 +492,11 @@ class H2WebSocket:
                     return event
             self.pump()
 
-    def connect(self, path: str, protocol: bytes = b"websocket") -> int:
+    def connect(self, path: str, protocol: bytes = b"websocket",
+                scheme: bytes = b"http") -> int:
         sid: int = self.h2.get_next_available_stream_id()
         self.h2.send_headers(sid, [
-            (b":method", b"CONNECT"), (b":protocol", protocol), (b":scheme", b"http"),
+            (b":method", b"CONNECT"), (b":protocol", protocol), (b":scheme", scheme),
             (b":path", path.encode()), (b":authority", b"127.0.0.1"),
             (b"sec-websocket-version", b"13")])
         self.sock.sendall(self.h2.data_to_send())
@@ -563,6 +571,62 @@ def test_rfc8441_denial_and_unknown_protocol(wsserver: RunningServer) -> None:
     client.sock.close()
 
 
+def test_rfc8441_shutdown_sends_1001_on_the_stream(impl: str) -> None:
+    with run_server(app=APP, impl=impl) as server:
+        client = H2WebSocket(server.port)
+        sid = client.connect("/echo")
+        client.wait_for(ev.ResponseReceived)
+        client.send(sid, frame(1, b"x"))
+        assert client.read_frame() == (1, b"x")
+        server.proc.send_signal(signal.SIGTERM)
+        opcode, payload = client.read_frame()
+        assert opcode == 8 and close_code(payload) == 1001
+        client.wait_for(ev.ConnectionTerminated)  # GOAWAY: the stream in flight may finish
+        # h2 sends nothing after a GOAWAY, so the answering Close goes out as a raw frame.
+        answer = DataFrame(sid)
+        answer.data = frame(8, payload[:2])
+        client.sock.sendall(answer.serialize())
+        started = time.monotonic()
+        assert server.proc.wait(10) == 0
+        assert time.monotonic() - started < 5  # not the 10 s closing-handshake bound
+
+
+# TLS: wss, and RFC 8441 over h2 negotiated by ALPN.
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, trustme.CA]:
+    root = tmp_path_factory.mktemp("ws-tls")
+    authority = trustme.CA()
+    leaf = authority.issue_cert("127.0.0.1")
+    cert, key = root / "cert.pem", root / "key.pem"
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
+    leaf.private_key_pem.write_to_path(str(key))
+    return cert, key, authority
+
+
+def test_wss_scope_and_echo(impl: str, tls_files: tuple[Path, Path, trustme.CA]) -> None:
+    cert, key, authority = tls_files
+    context = ssl.create_default_context()
+    authority.configure_trust(context)
+    with run_server("--ssl-certfile", str(cert), "--ssl-keyfile", str(key), app=APP,
+                    impl=impl, scheme="https") as server:
+        async def go() -> dict[str, Any]:
+            async with connect(f"wss://127.0.0.1:{server.port}/scope", ssl=context) as ws:
+                return json.loads(await ws.recv())  # type: ignore[no-any-return]
+
+        scope = run(go())
+        assert scope["scheme"] == "wss" and "tls" in scope["extensions"]
+
+        h2_context = ssl.create_default_context()
+        authority.configure_trust(h2_context)
+        h2_context.set_alpn_protocols(["h2"])
+        client = H2WebSocket(server.port, h2_context)
+        sid = client.connect("/echo", scheme=b"https")
+        assert dict(client.wait_for(ev.ResponseReceived).headers)[b":status"] == b"200"
+        client.send(sid, frame(2, b"\x00tls h2"))
+        assert client.read_frame() == (2, b"\x00tls h2")
+        client.sock.close()
+
+
 # Many connections.
 def test_a_thousand_concurrent_websockets(wsserver: RunningServer) -> None:
     async def open_one() -> tuple[Any, Any]:
@@ -626,3 +690,34 @@ def test_access_log_has_one_line_per_session(impl: str) -> None:
         sent, received = map(int, lines[0].split()[-2:])
         assert sent == 7 + 4  # the echo and the Close, unmasked
         assert received == 11 + 8  # the masked text and Close frames
+
+
+def test_metrics_count_open_websockets_and_messages() -> None:
+    from tests.e2e.test_workers import ROOT, run_pool
+
+    def sample(text: str, line_start: str) -> float | None:
+        for line in text.splitlines():
+            if line.startswith(line_start + " "):
+                return float(line.split()[-1])
+        return None
+
+    def wait_for(pool: Any, name: str, value: float) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if sample(pool.metrics(), name) == value:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{name} never reached {value}:\n{pool.metrics()}")
+
+    with run_pool(app=APP, app_dir=ROOT) as pool:
+        raw = open_raw(pool.port)
+        for text in (b"a", b"b", b"c"):
+            raw.send(frame(1, text))
+            assert raw.read_frame() == (1, text)
+        wait_for(pool, "fasthttpd_open_websockets", 1)
+        wait_for(pool, 'fasthttpd_websocket_messages_total{direction="in"}', 3)
+        wait_for(pool, 'fasthttpd_websocket_messages_total{direction="out"}', 3)
+        raw.send(frame(8, struct.pack("!H", 1000)))
+        raw.read_frame()
+        assert raw.is_closed()
+        wait_for(pool, "fasthttpd_open_websockets", 0)
