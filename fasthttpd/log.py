@@ -116,7 +116,7 @@ class AccessLog:
 
     def log(self, client: str, method: str, path: str, query: str, http_version: str,
             status: int, size: int, duration: float, user_agent: str, referer: str,
-            received: int = 0) -> None:
+            received: int | None = None) -> None:
         """Log one response; `duration` is in seconds, `size` the body bytes sent
         (a WebSocket's line: every byte sent, and `received` every byte received)."""
         if not self.enabled:
@@ -133,11 +133,12 @@ class AccessLog:
             "http_version": http_version,
             "status": status,
             "bytes": size,
-            "bytes_received": received,
             "duration_ms": duration * 1000.0,
             "user_agent": user_agent,
             "referer": referer,
         }
+        if received is not None or not self.json:  # JSON lines of HTTP requests keep their keys
+            fields["bytes_received"] = received or 0
         if self.json:
             fields["time"] = iso_timestamp(time.time())
             line = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))

@@ -40,6 +40,7 @@ class WorkerMetrics(RequestObserver):
         self.on_app_error = on_app_error
         self.open_connections = 0  # a gauge: sent as is, never reset
         self.open_websockets = 0  # a gauge too
+        self._ws_reported = False
         self._ws_in = 0
         self._ws_out = 0
         self._requests: dict[tuple[str, int], int] = {}
@@ -82,7 +83,10 @@ class WorkerMetrics(RequestObserver):
 
     def take_delta(self) -> dict[str, Any]:
         """What was counted since the last call, as JSON-ready data; counting restarts."""
-        delta: dict[str, Any] = {"conn": self.open_connections, "ws": self.open_websockets}
+        delta: dict[str, Any] = {"conn": self.open_connections}
+        if self.open_websockets or self._ws_reported:  # a gauge, sent until it is back to 0
+            delta["ws"] = self.open_websockets
+            self._ws_reported = self.open_websockets != 0
         if self._ws_in or self._ws_out:
             delta["ws_msg"] = [self._ws_in, self._ws_out]
             self._ws_in = self._ws_out = 0

@@ -227,3 +227,25 @@ def test_lost_stream_is_1006(loop: asyncio.AbstractEventLoop) -> None:
     assert session.close_code == 1006
     with pytest.raises(ClientDisconnected):
         session.send_message("x")
+
+
+def test_worker_metrics_count_websockets_and_messages() -> None:
+    from fasthttpd.workers.metrics import PoolMetrics, WorkerMetrics, render_prometheus
+
+    worker = WorkerMetrics()
+    pool = PoolMetrics()
+    worker.websocket_opened()
+    worker.websocket_opened()
+    worker.websocket_messages(5, 0)
+    worker.websocket_messages(0, 2)
+    pool.add(1, worker.take_delta())
+    worker.websocket_closed()
+    worker.websocket_closed()
+    worker.websocket_messages(1, 1)
+    pool.add(1, worker.take_delta())
+    assert worker.take_delta() == {"conn": 0}  # the gauge went back to 0 and was sent once
+    text = render_prometheus(pool, {}, 1, 1)
+    assert "fasthttpd_open_websockets 0\n" in text
+    assert 'fasthttpd_websocket_messages_total{direction="in"} 6\n' in text
+    assert 'fasthttpd_websocket_messages_total{direction="out"} 3\n' in text
+    assert pool.open_websockets == 0
