@@ -77,11 +77,17 @@ def dispatch(on_message: Any, stream: HttpStream, http2: bool = False) -> None:
         return
     state.active_requests += 1
     cycle = WebSocketCycle(handler, stream, result, http2)  # type: ignore[arg-type]
-    # Not started eagerly: the driver finishes the read that carried the handshake
-    # (and stops its parser) before the app can accept.
+    # Started on the next loop iteration, even under an eager task factory: the driver
+    # finishes the read that carried the handshake (its parser stops behind it) before
+    # the app can accept.
+    handler.loop.call_soon(_start, handler, cycle)
+
+
+def _start(handler: AsgiHandler, cycle: WebSocketCycle) -> None:
     task = handler.loop.create_task(cycle.run(), name=TASK_NAME)
-    handler.tasks.add(task)
-    task.add_done_callback(handler.tasks.discard)
+    if not task.done():
+        handler.tasks.add(task)
+        task.add_done_callback(handler.tasks.discard)
 
 
 def respond(stream: HttpStream, status: int, headers: list[tuple[bytes, bytes]],

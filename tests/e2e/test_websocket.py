@@ -313,6 +313,28 @@ def test_frames_pipelined_behind_the_handshake_are_not_lost(wsserver: RunningSer
     raw.close()
 
 
+def test_handshake_pipelined_behind_a_request_waits_its_turn(wsserver: RunningServer) -> None:
+    raw = RawSocket(wsserver.port)
+    raw.send(b"GET /last HTTP/1.1\r\nHost: x\r\n\r\n" + handshake("/echo")
+             + frame(1, b"after both"))
+    status, headers = raw.read_head()
+    assert status == 200
+    raw.read_body(int(headers["content-length"]))
+    assert raw.read_head()[0] == 101
+    assert raw.read_frame() == (1, b"after both")
+    raw.close()
+
+
+def test_denied_handshake_leaves_the_connection_serving_http(wsserver: RunningServer) -> None:
+    raw = RawSocket(wsserver.port)
+    raw.send(handshake("/deny") + b"GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, headers = raw.read_head()
+    assert status == 403
+    raw.read_body(int(headers["content-length"]))
+    assert raw.read_head()[0] == 200  # the request behind it was kept, then served
+    raw.close()
+
+
 def test_ping_is_answered_with_the_same_payload(wsserver: RunningServer) -> None:
     raw = open_raw(wsserver.port)
     raw.send(frame(9, b"are you there"))
