@@ -68,6 +68,9 @@ CLOSED = 3
 # `websockets` library's default close_timeout).
 CLOSE_TIMEOUT = 10.0
 
+# Gathered output is written at once beyond this size.
+GATHER_LIMIT = 64 * 1024
+
 # Reasons reading is paused (a bit mask).
 _PAUSED_QUEUE = 1
 _PAUSED_WRITE = 2
@@ -111,7 +114,7 @@ class WebSocketSession:
         "carrier", "loop", "settings", "parser", "deflate", "peer", "state", "queue",
         "receiver", "drainers", "paused_for", "timer", "ping_payload", "close_code",
         "close_reason", "bytes_received", "bytes_sent", "messages_in", "messages_out",
-        "observer", "on_closed",
+        "observer", "on_closed", "out", "out_size", "flush_scheduled",
     )
 
     def __init__(self, carrier: Any, loop: asyncio.AbstractEventLoop,
@@ -139,6 +142,10 @@ class WebSocketSession:
         self.messages_out = 0
         self.observer = observer
         self.on_closed: Any = None  # called once the stream is gone
+        # Frames the app sent while more messages waited for it, gathered for one write.
+        self.out: list[bytes] | None = None
+        self.out_size = 0
+        self.flush_scheduled = False
         if settings.ping_interval > 0:
             self._arm(settings.ping_interval)
 
@@ -233,6 +240,8 @@ class WebSocketSession:
                 return message
             if self.close_code is not None:
                 return None
+            if self.out is not None:  # the app is about to wait: what it sent leaves now
+                self._flush()
             waiter = self.receiver = self.loop.create_future()
             await waiter
 
@@ -249,7 +258,24 @@ class WebSocketSession:
         if self.observer is not None:
             self.observer.websocket_messages(0, 1)
         carrier = self.carrier
-        carrier.write(frame)
+        out = self.out
+        if out is None:
+            if not self.queue:
+                carrier.write(frame)
+                return carrier.is_writing_paused  # type: ignore[no-any-return]
+            # More messages wait for the app, whose answers are likely to follow: they
+            # leave together when it has none left to receive (or next iteration).
+            self.out = [frame]
+            self.out_size = len(frame)
+            if not self.flush_scheduled:
+                self.flush_scheduled = True
+                self.loop.call_soon(self._scheduled_flush)
+            return False
+        out.append(frame)
+        self.out_size += len(frame)
+        if self.queue and self.out_size < GATHER_LIMIT:
+            return False
+        self._flush()
         return carrier.is_writing_paused  # type: ignore[no-any-return]
 
     async def drain(self) -> None:
@@ -277,8 +303,21 @@ class WebSocketSession:
 
     # Internals.
     def _write(self, data: bytes) -> None:
+        if self.out is not None:  # in order, after the gathered messages
+            self._flush()
         self.bytes_sent += len(data)
         self.carrier.write(data)
+
+    def _flush(self) -> None:
+        out = self.out
+        self.out = None
+        if out and self.state != CLOSED:
+            self.carrier.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def _scheduled_flush(self) -> None:
+        self.flush_scheduled = False
+        if self.out is not None:
+            self._flush()
 
     def _send_close(self, code: int, reason: str) -> None:
         self._write(_encode_close(code, reason))

@@ -30,6 +30,7 @@ class MemoryCarrier:
 
     def __init__(self) -> None:
         self.written = bytearray()
+        self.writes = 0
         self.closed = False
         self.aborted = False
         self.reading_paused = False
@@ -38,6 +39,7 @@ class MemoryCarrier:
     def write(self, data: bytes) -> None:
         assert not self.closed, "write after close"
         self.written += data
+        self.writes += 1
 
     def close(self) -> None:
         self.closed = True
@@ -98,6 +100,34 @@ def test_messages_reach_the_app_in_order(loop: asyncio.AbstractEventLoop) -> Non
     assert (first.is_text, first.data) == (True, "one")
     assert (second.is_text, second.data) == (False, b"two")
     assert session.messages_in == 2
+
+
+def test_answers_to_queued_messages_leave_in_one_write(loop: asyncio.AbstractEventLoop) -> None:
+    session, carrier = make(loop)
+    session.data_received(b"".join(client_frame(1, b"m%d" % i) for i in range(16)))
+
+    async def echo_all() -> None:
+        for _ in range(16):
+            message = await session.receive()
+            session.send_message(message.data)
+
+    loop.run_until_complete(echo_all())
+    assert carrier.writes == 1  # gathered while more messages waited for the app
+    assert carrier.frames() == [(1, b"m%d" % i) for i in range(16)]
+    session.send_message("alone")  # nothing queued: written at once
+    assert carrier.writes == 2
+
+
+def test_gathered_answers_leave_by_the_next_iteration(loop: asyncio.AbstractEventLoop) -> None:
+    session, carrier = make(loop)
+    session.data_received(client_frame(1, b"a") + client_frame(1, b"b"))
+    loop.run_until_complete(session.receive())
+    session.send_message("reply")  # one message still queued: held for now
+    assert carrier.writes == 0
+    loop.run_until_complete(asyncio.sleep(0))
+    assert carrier.frames() == [(1, b"reply")]
+    session.data_received(client_frame(9, b"p"))  # control frames keep the order
+    assert carrier.frames() == [(10, b"p")]
 
 
 def test_ping_gets_a_pong_with_its_payload(loop: asyncio.AbstractEventLoop) -> None:
