@@ -35,7 +35,13 @@ from typing import Any
 from fasthttpd.asgi import AsgiHandler
 from fasthttpd.driver import ClientDisconnected, HttpStream
 from fasthttpd.websocket.handshake import Handshake, Rejection, check_request, response_headers
-from fasthttpd.websocket.session import CLOSED, OPEN, SessionSettings, WebSocketSession
+from fasthttpd.websocket.session import (
+    CLOSED,
+    EMPTY,
+    OPEN,
+    SessionSettings,
+    WebSocketSession,
+)
 
 logger = logging.getLogger("fasthttpd.error")
 
@@ -132,7 +138,10 @@ class WebSocketCycle:
     async def receive(self) -> dict[str, Any]:
         session = self.session
         if session is not None:
-            message = await session.receive()
+            message = session.take()
+            while message is EMPTY:
+                await session.wait()
+                message = session.take()
             if message is None:
                 return {"type": "websocket.disconnect", "code": session.close_code,
                         "reason": session.close_reason}

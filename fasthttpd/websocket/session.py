@@ -68,6 +68,9 @@ CLOSED = 3
 # `websockets` library's default close_timeout).
 CLOSE_TIMEOUT = 10.0
 
+# take(): nothing to receive yet.
+EMPTY = object()
+
 # Gathered output is written at once beyond this size.
 GATHER_LIMIT = 64 * 1024
 
@@ -232,18 +235,31 @@ class WebSocketSession:
     async def receive(self) -> Any:
         """The next Message, or None once the session is closed (see close_code)."""
         while True:
-            queue = self.queue
-            if queue:
-                message = queue.popleft()
-                if self.paused_for & _PAUSED_QUEUE and len(queue) <= self.settings.max_queue // 2:
-                    self._resume(_PAUSED_QUEUE)
+            message = self.take()
+            if message is not EMPTY:
                 return message
-            if self.close_code is not None:
-                return None
-            if self.out is not None:  # the app is about to wait: what it sent leaves now
-                self._flush()
-            waiter = self.receiver = self.loop.create_future()
-            await waiter
+            await self.wait()
+
+    def take(self) -> Any:
+        """The next Message, None once closed, or EMPTY: then await `wait()`.
+        (The ASGI cycle calls these two instead of `receive()`: one coroutine less
+        per message.)"""
+        queue = self.queue
+        if queue:
+            message = queue.popleft()
+            if self.paused_for & _PAUSED_QUEUE and len(queue) <= self.settings.max_queue // 2:
+                self._resume(_PAUSED_QUEUE)
+            return message
+        if self.close_code is not None:
+            return None
+        return EMPTY
+
+    def wait(self) -> asyncio.Future[None]:
+        """A future done when `take()` has something new."""
+        if self.out is not None:  # the app is about to wait: what it sent leaves now
+            self._flush()
+        waiter = self.receiver = self.loop.create_future()
+        return waiter
 
     def send_message(self, data: str | bytes) -> bool:
         """Write one message; True means: await drain() before sending more."""
