@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -59,12 +60,19 @@ def parse_arguments(argv: list[str]) -> argparse.Namespace:
                         "rounds (default 2; quick 0)")
     parser.add_argument("--idle-connections", type=int,
                         help="connections held open in idle-memory (default 5000; quick 300)")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR,
-                        help=f"results folder (default {RESULTS_DIR}); the README section is "
-                             "updated only by a full run into the default folder")
+    parser.add_argument("--out", type=Path,
+                        help=f"results folder (default: {RESULTS_DIR} for a full run; a new "
+                             "temporary folder for --quick, unless --publish); the README "
+                             "section is updated only by a full run into the default folder")
+    parser.add_argument("--publish", action="store_true",
+                        help=f"with --quick, write into {RESULTS_DIR} (tracked) all the same")
     parser.add_argument("--no-micro", action="store_true", help="skip the microbenchmarks")
     arguments = parser.parse_args(argv)
     quick = arguments.quick
+    if arguments.out is None:
+        # A smoke run leaves the checkout as it was: its numbers are not results.
+        arguments.out = RESULTS_DIR if arguments.publish or not quick else Path(
+            tempfile.mkdtemp(prefix="fasthttpd-bench-quick-"))
     arguments.rounds = arguments.rounds or (1 if quick else 3)
     arguments.duration = arguments.duration or (1 if quick else 5)
     arguments.warmup = arguments.warmup if arguments.warmup is not None else (0 if quick else 2)

@@ -123,7 +123,7 @@ def bench_driver(batches: int) -> float:
         driver = Http2Driver(ServerState(config, loop))
         connection = MemoryConnection()
         driver.setup(Client(("127.0.0.1", 1), ("127.0.0.1", 8000)), answer_at_once,
-                     connection.write, connection)  # type: ignore[arg-type]
+                     connection)  # type: ignore[arg-type]
         client = new_client()
         driver.data_received(client.data_to_send())
         client.receive_data(connection.take())

@@ -95,7 +95,9 @@ def _scenario(results: dict[str, Any], key: str) -> dict[str, Any] | None:
 
 
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each speed target met or not; a quick run judges none ("not judged")."""
     evaluated = []
+    quick = bool(results["settings"].get("quick"))
     for key, peer, minimum, strictly, wording in TARGETS:
         entry = _scenario(results, key)
         value = None if entry is None else entry["advantage"].get(peer)
@@ -105,6 +107,8 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             status = "met"
         else:
             status = "not met"
+        if quick:
+            status = "not judged"
         if key == "idle-memory":
             wording += (f" (measured with {results['settings'].get('idle_connections'):,} "
                         "connections; the issue names 10,000)")
@@ -114,6 +118,8 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         outcome = results["micro"].get(module, {})
         value = outcome.get("result", {}).get(key) if outcome.get("status") == "ok" else None
         status = "not measured" if value is None else ("met" if value >= minimum else "not met")
+        if quick:
+            status = "not judged"
         evaluated.append({"micro": module, "key": key, "minimum": minimum, "target": wording,
                           "advantage": None if value is None else round(value, 3),
                           "status": status})
@@ -145,7 +151,8 @@ def _advantage_text(entry: dict[str, Any], peer: str) -> str:
 def throughput_table(results: dict[str, Any]) -> str:
     servers = results["servers"]
     peers = [name for name in servers if name != OURS]
-    show_advantage = OURS in servers
+    # A quick run's one-second numbers are no basis for a ratio: none is shown.
+    show_advantage = OURS in servers and not results["settings"].get("quick")
     header = ["scenario"] + servers + ([f"vs {peer}" for peer in peers] if show_advantage else [])
     lines = ["| " + " | ".join(header) + " |",
              "|---" + "|---:" * (len(header) - 1) + "|"]
@@ -219,11 +226,18 @@ def memory_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+QUICK_VERDICT = ("- Speed: not judged. A quick run checks that every scenario runs against "
+                 "every server; run `python -m bench` without --quick for numbers.")
+
+
 def targets_list(results: dict[str, Any]) -> str:
+    if results["settings"].get("quick"):
+        return QUICK_VERDICT
     lines = []
     for target in results["targets"]:
-        mark = {"met": "met", "not met": "NOT met", "not measured": "not measured"}[
-            target["status"]]
+        mark = {"met": "met", "not met": "NOT met", "not measured": "not measured",
+                "not judged": "not judged (a quick run checks that everything runs, not speed)",
+                }[target["status"]]
         measured = "" if target["advantage"] is None else f" (measured {target['advantage']:.2f}x)"
         lines.append(f"- {target['target']}: **{mark}**{measured}")
     return "\n".join(lines)
@@ -413,7 +427,8 @@ def readme_section(results: dict[str, Any], chart_path: str | None, report_path:
         "",
         "`python -m bench` runs the suite (wrk and h2load against uvicorn, granian and "
         "hypercorn, each in its own pinned process; it creates `.bench-venv` with the peers "
-        "on first use); `python -m bench --quick` is the two-minute smoke run. Method: "
+        "on first use); `python -m bench --quick` is the two-minute smoke run (results in a "
+        "temporary folder, no speed verdict). Method: "
         "bench/runner.py; the full report, with every round: "
         f"[{report_path}]({report_path}) and its JSON.",
         "",

@@ -29,6 +29,9 @@ from fasthttpd.config import (
     fields_of,
     flag_name,
     from_environment,
+    from_uvicorn_environment,
+    is_repeated,
+    normalize,
     parse_value,
     validate,
     value_type,
@@ -48,6 +51,7 @@ GROUP_TITLES = {
     "limits": "limits",
     "http2": "HTTP/2",
     "workers": "worker processes",
+    "websocket": "WebSocket",
 }
 
 
@@ -76,14 +80,21 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def config_from_command_line(argv: list[str] | None) -> Config:
-    """Parse flags and environment into a validated Config, or exit with one line."""
-    given = vars(build_parser().parse_args(argv))
+    """Parse flags and environment into a validated Config, or exit with one line.
+
+    An --env-file is loaded into the environment first, so the variables it sets (the
+    app's, and FASTHTTPD_* ones) are there before anything reads them.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    given = vars(build_parser().parse_args(with_boolean_values(args)))
     try:
-        values = from_environment()
+        load_env_file(given)
+        values = from_uvicorn_environment()
+        values.update(from_environment())
     except ValueError as exc:
         fail(str(exc), USAGE_ERROR)
     values.update(given)
-    config = Config(**values)
+    config = normalize(Config(**values))
     try:
         validate(config)
     except ValueError as exc:
@@ -91,25 +102,74 @@ def config_from_command_line(argv: list[str] | None) -> Config:
     return config
 
 
+def load_env_file(given: dict[str, Any]) -> None:
+    from fasthttpd.envfile import load_env_file as load
+
+    path = given.get("env_file") or from_environment().get("env_file")
+    if path:
+        load(path)
+
+
+BOOLEAN_WORDS = ("1", "0", "true", "false", "yes", "no", "on", "off")
+
+
+def with_boolean_values(args: list[str]) -> list[str]:
+    """`--flag VALUE` and `--flag=VALUE` for a boolean field, as `--flag` or `--no-flag`.
+
+    uvicorn (click) spells some booleans with a value (`--ws-per-message-deflate false`);
+    fasthttpd's own form is `--flag` / `--no-flag`. Only a following word that is a
+    boolean is taken as the value, so `--reload main:app` keeps its APP.
+    """
+    booleans = {flag_name(f.name) for f in fields_of() if value_type(f.name) is bool}
+    result: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        name, equals, value = arg.partition("=")
+        if name in booleans and not equals and index < len(args) and \
+                args[index].lower() in BOOLEAN_WORDS:
+            value, equals = args[index], "="
+            index += 1
+        if name in booleans and equals:
+            if value.lower() not in BOOLEAN_WORDS:
+                fail(f"argument {name}: expected true or false, got {value!r}", USAGE_ERROR)
+            truth = parse_value(name[2:].replace("-", "_"), value)
+            result.append(name if truth else "--no-" + name[2:])
+        else:
+            result.append(arg)
+        if arg == "--":
+            result.extend(args[index:])
+            break
+    return result
+
+
 def run_single_process(config: Config) -> int:
     from fasthttpd.importer import AppLoadError, load_app
     from fasthttpd.log import configure_logging
     from fasthttpd.sockets import BindError, bind_sockets
 
-    configure_logging(config)
+    try:
+        configure_logging(config)
+    except ValueError as exc:  # --log-config
+        fail(str(exc), USAGE_ERROR)
     from fasthttpd.workers.activation import activated_sockets
 
     try:
         app = load_app(config)
         check_tls_files(config)
         sockets = activated_sockets() or bind_sockets(config)
-    except (AppLoadError, BindError) as exc:
+    except AppLoadError as exc:
+        fail_loading(exc)
+    except BindError as exc:
         fail(str(exc), RUNTIME_ERROR)
     # Imported once the app loaded: the user's mistakes are reported before the
     # server's own (heavier) imports run.
+    from fasthttpd.log import log_how_to_stop, log_startup
     from fasthttpd.server import Server
 
-    return Server(config, app).run(sockets)
+    log_startup(config)
+    return Server(config, app, on_ready=lambda server: log_how_to_stop()).run(sockets)
 
 
 def check_tls_files(config: Config) -> None:
@@ -123,7 +183,9 @@ def check_tls_files(config: Config) -> None:
 
     try:
         create_ssl_context(config)
-    except (ssl.SSLError, OSError, ValueError) as exc:
+    except ValueError as exc:  # says what is wrong, in words
+        raise BindError(str(exc)) from None
+    except (ssl.SSLError, OSError) as exc:
         raise BindError(f"TLS: cannot load the certificate or key: {exc}") from None
 
 
@@ -132,15 +194,26 @@ def run_supervised(config: Config) -> int:
     from fasthttpd.log import configure_logging
     from fasthttpd.sockets import BindError
 
-    configure_logging(config)
+    try:
+        configure_logging(config)
+    except ValueError as exc:  # --log-config
+        fail(str(exc), USAGE_ERROR)
     try:
         from fasthttpd.workers import run_supervised as supervise
     except ImportError as exc:
         fail(f"--workers/--reload are not available: {exc}", RUNTIME_ERROR)
+    if config.reload:
+        from fasthttpd.workers.reloader import check_available
+
+        try:
+            check_available()
+        except ImportError as exc:
+            fail(str(exc), RUNTIME_ERROR)
     try:
         # Workers import the app themselves; a misspelt path is caught here, once,
         # instead of as a crash loop of workers.
         check_app_path(config)
+        check_tls_files(config)
         return supervise(config)
     except (AppLoadError, BindError) as exc:
         fail(str(exc), RUNTIME_ERROR)
@@ -175,6 +248,10 @@ def add_option(group: argparse._ArgumentGroup, field: dataclasses.Field[Any]) ->
         group.add_argument(flag_name(field.name), dest=field.name, help=help_text,
                            action=argparse.BooleanOptionalAction)
         return
+    if is_repeated(field.name):
+        group.add_argument(flag_name(field.name), dest=field.name, help=help_text,
+                           action="append", metavar=metavar(field.name))
+        return
     group.add_argument(flag_name(field.name), dest=field.name, help=help_text,
                        choices=choices, type=converter(field.name),
                        metavar=None if choices else metavar(field.name))
@@ -191,11 +268,15 @@ def converter(name: str) -> Any:
     return convert
 
 
-PATH_FIELDS = ("uds", "app_dir", "ssl_certfile", "ssl_keyfile", "ssl_ca_certs")
+PATH_FIELDS = ("uds", "app_dir", "ssl_certfile", "ssl_keyfile", "ssl_ca_certs", "env_file",
+               "log_config", "reload_dir")
+METAVARS = {"header": "NAME:VALUE", "reload_include": "GLOB", "reload_exclude": "GLOB"}
 DURATION_WORDS = ("timeout", "ttl", "interval", "window")
 
 
 def metavar(name: str) -> str:
+    if name in METAVARS:
+        return METAVARS[name]
     kind = value_type(name)
     if kind is int:
         return "INT"
@@ -208,14 +289,21 @@ def metavar(name: str) -> str:
 
 def option_help(field: dataclasses.Field[Any]) -> str:
     default = field.default
-    shown = "not set" if default is None else repr(default) if field.name == "access_log_format" \
-        else str(default)
+    shown = "not set" if default is None or default == () else repr(default) \
+        if field.name == "access_log_format" else str(default)
     text = f"{field.metadata['help']} [env {env_name(field.name)}; default: {shown}]"
     return text.replace("%", "%%")  # argparse %-formats help texts
 
 
 def version_text() -> str:
     return f"fasthttpd {__version__} (Python {sys.version.split()[0]})"
+
+
+def fail_loading(exc: Any) -> NoReturn:
+    """An app that cannot be loaded: where it failed (its traceback), then the one line."""
+    if exc.traceback:
+        sys.stderr.write(exc.traceback + "\n")
+    fail(str(exc), RUNTIME_ERROR)
 
 
 def fail(message: str, exit_code: int) -> NoReturn:

@@ -12,10 +12,11 @@ import dataclasses
 import functools
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_args, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 ENV_PREFIX = "FASTHTTPD_"
 
@@ -56,10 +57,14 @@ class Config:
                                "and the kernel balances between them.", group="socket")
 
     # Protocols and TLS.
-    http: str = setting("auto", "Protocols offered: `auto` (HTTP/1.1 and HTTP/2), `1` or `2`.",
-                        choices=("auto", "1", "2"), group="protocol")
+    http: str = setting("auto", "Protocols offered: `auto` (HTTP/1.1 and HTTP/2), `1` "
+                        "(HTTP/1.1 only) or `2` (HTTP/2 only: ALPN h2 on TLS, prior knowledge "
+                        "on cleartext). uvicorn's `h11`, `httptools` and `zttp` are accepted "
+                        "and all served by fasthttpd's HTTP/1.1 core, HTTP/1.1 only as with "
+                        "uvicorn (both protocols with --http2).",
+                        choices=("auto", "1", "2", "h11", "httptools", "zttp"), group="protocol")
     loop: str = setting("auto", "Event loop: `auto` picks uvloop when it is installed.",
-                        choices=("auto", "uvloop", "asyncio"), group="protocol")
+                        choices=("auto", "uvloop", "asyncio", "zuvloop"), group="protocol")
     ssl_certfile: str | None = setting(None, "TLS certificate chain (PEM); enables TLS.",
                                        group="tls")
     ssl_keyfile: str | None = setting(None, "TLS private key (PEM).", group="tls")
@@ -169,12 +174,12 @@ class Config:
     ws_max_queue: int = setting(32, "Received WebSocket messages queued for an app that has not "
                                 "asked for them before reading from the client pauses "
                                 "(uvicorn's default).", group="websocket")
-    ws_ping_interval: float = setting(20.0, "Seconds between keepalive pings on an idle "
-                                      "WebSocket; 0 disables them (uvicorn's default).",
-                                      group="websocket")
-    ws_ping_timeout: float = setting(20.0, "Seconds a ping waits for its pong before the "
-                                     "connection is closed with 1011; 0 waits forever "
-                                     "(uvicorn's default).", group="websocket")
+    ws_ping_interval: float | None = setting(20.0, "Seconds between keepalive pings on a "
+                                             "WebSocket; 0 or none: no pings (uvicorn's "
+                                             "default).", group="websocket")
+    ws_ping_timeout: float | None = setting(20.0, "Seconds a ping waits for its pong before "
+                                            "the connection is closed with 1011; 0 or none: "
+                                            "no limit (uvicorn's default).", group="websocket")
     ws_per_message_deflate: bool = setting(True, "Negotiate permessage-deflate (RFC 7692) when "
                                            "the client offers it (uvicorn's default).",
                                            group="websocket")
@@ -210,6 +215,60 @@ class Config:
     worker_crash_limit: int = setting(5, "This many quick worker deaths in a row is a crash "
                                       "loop: the master logs the cause and exits with an error "
                                       "instead of restarting forever.", group="workers")
+
+    # uvicorn compatibility (issue 10 item 8): a uvicorn command line works with only the
+    # program name changed. Each has uvicorn's meaning; `normalize` maps the aliases.
+    env_file: str | None = setting(None, "Load environment variables from this file (dotenv "
+                                   "format: KEY=VALUE lines, `export`, quotes, ${VAR}) before "
+                                   "the app is imported; variables already set win.",
+                                   group="application")
+    interface: str = setting("auto", "Application interface: `asgi3`, `asgi2` (wrapped as "
+                             "uvicorn does: app(scope) returns the coroutine function), or "
+                             "`auto` (a class, or a plain function or callable that is not a "
+                             "coroutine function and takes one argument, is ASGI 2). `wsgi` is "
+                             "refused: fasthttpd serves ASGI only.",
+                             choices=("auto", "asgi3", "asgi2", "wsgi"), group="application")
+    header: tuple[str, ...] = setting((), "Add this `NAME:VALUE` header to every HTTP "
+                                      "response (repeatable; one per line in the environment "
+                                      "variable). A `server` or `date` header replaces "
+                                      "fasthttpd's own.", group="proxy")
+    http2: bool = setting(False, "With --http h11, httptools or zttp, serve HTTP/2 too "
+                          "(uvicorn's flag; --http auto already does).", group="protocol")
+    h11_max_incomplete_event_size: int | None = setting(
+        None, "uvicorn's bound on a request head being received: when set, the largest "
+        "request line and header line (--limit-request-line, --limit-request-field-size) "
+        "in bytes.", group="limits")
+    ssl_version: int = setting(17, "uvicorn's ssl module protocol number: 17 "
+                               "(PROTOCOL_TLS_SERVER) and 2 (PROTOCOL_TLS) negotiate TLS 1.2 "
+                               "or later, 5 (PROTOCOL_TLSv1_2) TLS 1.2 only. Older versions "
+                               "are refused (RFC 8996).", group="tls")
+    log_config: str | None = setting(None, "Logging configuration file applied after "
+                                     "fasthttpd's own: dictConfig as .json or .yaml/.yml "
+                                     "(YAML needs PyYAML), else fileConfig (.ini). The loggers "
+                                     "are `fasthttpd.error` and `fasthttpd.access`.",
+                                     group="logging")
+    use_colors: bool | None = setting(None, "Color the level names of log lines; not set: "
+                                      "only when the error log goes to a terminal.",
+                                      group="logging")
+    timeout_worker_healthcheck: float | None = setting(
+        None, "uvicorn's name for --worker-heartbeat-timeout: when set, it replaces it.",
+        group="workers")
+    reload_dir: tuple[str, ...] = setting((), "With --reload, watch these directories "
+                                          "(repeatable) instead of --app-dir.",
+                                          group="workers")
+    reload_include: tuple[str, ...] = setting((), "With --reload, also watch files matching "
+                                              "this glob (repeatable; `*.py` always).",
+                                              group="workers")
+    reload_exclude: tuple[str, ...] = setting((), "With --reload, ignore files matching this "
+                                              "glob (repeatable; `.*`, `.py[cod]`, `.sw.*` and "
+                                              "`~*` always, unless included explicitly).",
+                                              group="workers")
+    reload_delay: float = setting(0.25, "With --reload, seconds to wait for more changes "
+                                  "before restarting (uvicorn's default).", group="workers")
+    reset_contextvars: bool = setting(False, "uvicorn's opt-in is fasthttpd's only behaviour: "
+                                      "each request runs in a fresh copy of the server's "
+                                      "context, which never holds what the lifespan set. "
+                                      "Accepted, with no effect.", group="application")
 
     @property
     def is_tls(self) -> bool:
@@ -247,6 +306,11 @@ def is_optional(name: str) -> bool:
     return type(None) in get_args(field_types()[name])
 
 
+def is_repeated(name: str) -> bool:
+    """A tuple field: its flag may be given several times, each adding one value."""
+    return get_origin(field_types()[name]) is tuple
+
+
 TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number"}
 
 
@@ -255,6 +319,9 @@ def parse_value(name: str, raw: str) -> Any:
 
     Raises ValueError with a short message ("expected an integer, got 'x'").
     """
+    if is_repeated(name):
+        # From the environment: one value per line (header values may hold commas).
+        return tuple(line.strip() for line in raw.splitlines() if line.strip())
     kind = value_type(name)
     text = raw.strip()
     if is_optional(name) and text.lower() in ("", "none"):
@@ -297,6 +364,78 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return values
 
 
+# uvicorn's variables, read as uvicorn does and below FASTHTTPD_* in precedence.
+UVICORN_ENVIRONMENT = {"WEB_CONCURRENCY": "workers", "FORWARDED_ALLOW_IPS": "forwarded_allow_ips"}
+
+
+def from_uvicorn_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Settings from the variables uvicorn reads (WEB_CONCURRENCY, FORWARDED_ALLOW_IPS)."""
+    source: Mapping[str, str] = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for variable, name in UVICORN_ENVIRONMENT.items():
+        raw = source.get(variable)
+        if raw:
+            try:
+                values[name] = parse_value(name, raw)
+            except ValueError as exc:
+                raise ValueError(f"{variable}: {exc}") from None
+    return values
+
+
+# uvicorn values whose concept fasthttpd deliberately lacks, with what to use instead.
+REFUSED_VALUES = {
+    ("interface", "wsgi"): "--interface wsgi: fasthttpd serves ASGI only; use a2wsgi's "
+                           "WSGIMiddleware to wrap the WSGI app and serve that",
+    ("loop", "zuvloop"): "--loop zuvloop: not available in fasthttpd; use --loop uvloop",
+}
+# uvicorn's --http values, all served by the HTTP/1.1 core.
+HTTP1_ALIASES = ("h11", "httptools", "zttp")
+
+
+def normalize(config: Config) -> Config:
+    """The settings with uvicorn's aliases turned into fasthttpd's own."""
+    changes: dict[str, Any] = {}
+    if config.http in HTTP1_ALIASES:
+        changes["http"] = "auto" if config.http2 else "1"
+    if config.timeout_worker_healthcheck is not None:
+        changes["worker_heartbeat_timeout"] = config.timeout_worker_healthcheck
+    if config.h11_max_incomplete_event_size is not None:
+        changes["limit_request_line"] = config.h11_max_incomplete_event_size
+        changes["limit_request_field_size"] = config.h11_max_incomplete_event_size
+    names = {line.partition(":")[0].strip().lower() for line in config.header}
+    # As uvicorn: a server or date header given here is sent instead of the default one.
+    if "server" in names:
+        changes["server_header"] = False
+    if "date" in names:
+        changes["date_header"] = False
+    return dataclasses.replace(config, **changes) if changes else config
+
+
+# RFC 9110 5.1 (token) and 5.5 (field value: visible characters, spaces and tabs).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+
+
+def parse_headers(lines: tuple[str, ...] | list[str]) -> list[tuple[bytes, bytes]]:
+    """--header values as (lower-case name, value) pairs; ValueError for a bad one."""
+    headers = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        name, value = name.strip(), value.strip()
+        if not colon or not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+            raise ValueError(f"--header: {line!r} is not NAME:VALUE with a valid header name "
+                             "and value")
+        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    return headers
+
+
+# ssl module protocol numbers uvicorn's --ssl-version takes; None: refused, with why.
+SSL_VERSIONS: dict[int, str | None] = {
+    2: "tls", 17: "tls", 5: "tls1.2",
+    3: None, 4: None,  # TLS 1.0 and 1.1: RFC 8996 deprecates them
+}
+
+
 def validate(config: Config) -> None:
     """Raise ValueError with a one-line message for a value that cannot work."""
     for f in fields_of():
@@ -304,6 +443,10 @@ def validate(config: Config) -> None:
         value = getattr(config, f.name)
         if choices and value not in choices:
             raise ValueError(f"{flag_name(f.name)}: {value!r} is not one of {', '.join(choices)}")
+        refusal = REFUSED_VALUES.get((f.name, value)) if choices else None
+        if refusal:
+            raise ValueError(refusal)
+    validate_uvicorn_settings(config)
     if not 0 <= config.port <= 65535:
         raise ValueError(f"--port: {config.port} is not a port number")
     if config.ssl_cert_reqs not in (0, 1, 2):
@@ -328,7 +471,7 @@ def validate(config: Config) -> None:
         if getattr(config, name) < 1:
             raise ValueError(f"{flag_name(name)}: must be at least 1")
     for name in ("ws_ping_interval", "ws_ping_timeout"):
-        if getattr(config, name) < 0:
+        if (getattr(config, name) or 0) < 0:
             raise ValueError(f"{flag_name(name)}: must be 0 or more")
     for name in ("h2_initial_window_size", "h2_connection_window_size"):
         # RFC 9113 6.5.2 and 6.9.1: a window is at most 2**31 - 1.
@@ -346,6 +489,28 @@ def validate(config: Config) -> None:
     from fasthttpd.log import check_access_log_format  # log imports this module
 
     check_access_log_format(config.access_log_format)
+
+
+def validate_uvicorn_settings(config: Config) -> None:
+    parse_headers(config.header)
+    if config.ssl_version not in SSL_VERSIONS:
+        raise ValueError(f"--ssl-version: {config.ssl_version} is not a server protocol; use "
+                         "17 (PROTOCOL_TLS_SERVER, TLS 1.2 or later) or 5 (TLS 1.2 only)")
+    if SSL_VERSIONS[config.ssl_version] is None:
+        raise ValueError(f"--ssl-version: {config.ssl_version} asks for TLS 1.0 or 1.1, which "
+                         "RFC 8996 deprecates; use 17 (TLS 1.2 or later)")
+    if config.reload_delay < 0:
+        raise ValueError("--reload-delay: must be 0 or more")
+    if config.h11_max_incomplete_event_size is not None and \
+            config.h11_max_incomplete_event_size < 1:
+        raise ValueError("--h11-max-incomplete-event-size: must be at least 1")
+    for name in ("env_file", "log_config"):
+        path = getattr(config, name)
+        if path is not None and not os.path.isfile(path):
+            raise ValueError(f"{flag_name(name)}: no such file: {path}")
+    for path in config.reload_dir:
+        if not os.path.isdir(path):
+            raise ValueError(f"--reload-dir: no such directory: {path}")
 
 
 def validate_listening(config: Config) -> None:
@@ -376,7 +541,7 @@ def markdown_table() -> str:
     rows = ["| flag | environment | default | meaning |", "|---|---|---|---|"]
     for f in fields_of():
         default = f.default
-        shown = "" if default is None else f"`{default}`"
+        shown = "" if default is None or default == () else f"`{default}`"
         if f.metadata.get("choices"):
             shown += " (" + ", ".join(f.metadata["choices"]) + ")"
         meaning = f.metadata["help"].replace("|", "\\|")
@@ -384,6 +549,8 @@ def markdown_table() -> str:
         flag = "`APP` (positional)" if f.name == "app" else f"`{flag_name(f.name)}`"
         if value_type(f.name) is bool:
             flag += f", `--no-{flag_name(f.name)[2:]}`"
+        if is_repeated(f.name):
+            flag += " (repeatable)"
         rows.append(f"| {flag} | `{env_name(f.name)}` | {shown} | {meaning} |")
     return "\n".join(rows)
 

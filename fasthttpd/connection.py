@@ -1,9 +1,19 @@
-"""Connection: the asyncio protocol of one client connection.
+"""Connection: the asyncio protocol of one client connection, and its Writer.
 
 It owns the `Client`, picks the driver through the server's `HttpDriverFactory`
 (at once on TLS, where ALPN has been negotiated; after the first bytes on
 cleartext, so that the HTTP/2 preface can be recognised) and then forwards
 everything to the driver: received bytes, flow-control callbacks, the end.
+
+A driver gets the connection's `Writer` and nothing else of it (contracts.md):
+write, writelines, close, abort, pause/resume reading, whether writing is
+paused, and the hand-off to another driver. Decision: the Writer is a small
+object of its own rather than the connection itself, so that a driver cannot
+reach the transport or the connection's other members; compiled (connection.pxd)
+it is a final cdef class whose methods a compiled driver calls as C functions,
+and it binds `transport.write` once, so a response costs the driver one C call
+and one call of the transport's bound method, as when the driver held that
+bound method itself.
 """
 
 from __future__ import annotations
@@ -28,10 +38,61 @@ WRITE_BUFFER_HIGH = 256 * 1024
 WRITE_BUFFER_LOW = 64 * 1024
 
 
+class Writer:
+    """What a driver may do to its connection; owned by the connection."""
+
+    __slots__ = ("is_writing_paused", "closed_by_server", "_transport", "_transport_write",
+                 "_connection")
+
+    def __init__(self, connection: Connection, transport: Any) -> None:
+        self._connection = connection
+        self._transport = transport
+        self._transport_write = transport.write  # bound once: the hot path
+        self.is_writing_paused = False  # above the transport's high-water mark
+        self.closed_by_server = False
+
+    def write(self, data: bytes, close: bool = False) -> None:
+        """Write raw bytes; with `close`, close once they are written."""
+        if data:
+            self._transport_write(data)
+        if close:
+            self.closed_by_server = True
+            self._transport.close()
+
+    def writelines(self, pieces: list[bytes], close: bool = False) -> None:
+        """Write several buffers without joining them (large bodies)."""
+        self._transport.writelines(pieces)
+        if close:
+            self.closed_by_server = True
+            self._transport.close()
+
+    def close(self) -> None:
+        """Close after the buffered bytes are written."""
+        self.closed_by_server = True
+        self._transport.close()
+
+    def abort(self) -> None:
+        """Close at once, dropping buffered bytes: the client sees a truncated response."""
+        self.closed_by_server = True
+        self._transport.abort()
+
+    def pause_reading(self) -> None:
+        if not self._transport.is_closing():
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if not self._transport.is_closing():
+            self._transport.resume_reading()
+
+    def switch_driver(self, driver: HttpDriver, data: bytes) -> None:
+        """Hand the connection to another driver, with the bytes already read."""
+        self._connection.switch_driver(driver, data)
+
+
 class Connection(asyncio.Protocol):
     __slots__ = (
-        "state", "factory", "on_message", "transport", "client", "driver",
-        "is_writing_paused", "_sniffed", "_closed_by_server", "data_received",
+        "state", "factory", "on_message", "transport", "client", "driver", "writer",
+        "_sniffed", "data_received",
     )
 
     def __init__(self, state: ServerState, factory: HttpDriverFactory,
@@ -42,9 +103,8 @@ class Connection(asyncio.Protocol):
         self.transport: Any = None
         self.client: Client = None  # type: ignore[assignment]
         self.driver: HttpDriver | None = None
-        self.is_writing_paused = False
+        self.writer: Writer = None  # type: ignore[assignment]
         self._sniffed = b""
-        self._closed_by_server = False
         # Received bytes go to the protocol sniffer until a driver is chosen, then
         # straight to the driver (see switch_driver).
         self.data_received = self._sniff
@@ -52,6 +112,7 @@ class Connection(asyncio.Protocol):
     # asyncio.Protocol.
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
+        self.writer = Writer(self, transport)
         transport.set_write_buffer_limits(WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW)  # type: ignore[attr-defined]
         sockname = transport.get_extra_info("sockname")
         is_unix = isinstance(sockname, str) or sockname is None
@@ -79,7 +140,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
-        self.client.mark_closed(by_client=not self._closed_by_server)
+        self.client.mark_closed(by_client=not self.writer.closed_by_server)
         if self.driver is not None:
             self.driver.connection_lost(exc)
         observer = self.state.observer
@@ -87,49 +148,22 @@ class Connection(asyncio.Protocol):
             observer.connection_closed()
 
     def pause_writing(self) -> None:
-        self.is_writing_paused = True
+        self.writer.is_writing_paused = True
         if self.driver is not None:
             self.driver.pause_writing()
 
     def resume_writing(self) -> None:
-        self.is_writing_paused = False
+        self.writer.is_writing_paused = False
         if self.driver is not None:
             self.driver.resume_writing()
 
-    # For drivers.
-    def write(self, data: bytes, close: bool = False) -> None:
-        transport = self.transport
-        if data:
-            transport.write(data)
-        if close:
-            self._closed_by_server = True
-            transport.close()
-
-    def writelines(self, pieces: list[bytes], close: bool = False) -> None:
-        """Write several buffers without joining them (large bodies)."""
-        transport = self.transport
-        transport.writelines(pieces)
-        if close:
-            self._closed_by_server = True
-            transport.close()
-
-    def pause_reading(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        if not self.transport.is_closing():
-            self.transport.resume_reading()
-
     def close(self) -> None:
         """Close after the buffered bytes are written."""
-        self._closed_by_server = True
-        self.transport.close()
+        self.writer.close()
 
     def abort(self) -> None:
-        """Close at once, dropping buffered bytes: the client sees a truncated response."""
-        self._closed_by_server = True
-        self.transport.abort()
+        """Close at once (a forced shutdown)."""
+        self.writer.abort()
 
     def shutdown(self) -> None:
         """Graceful server shutdown: the driver finishes what is in flight, then closes."""
@@ -142,13 +176,13 @@ class Connection(asyncio.Protocol):
         """Hand the connection to another driver, with the bytes already read."""
         self.client.is_exported = self.driver is not None
         self.driver = driver
-        driver.setup(self.client, self.on_message, self.write, self)
+        driver.setup(self.client, self.on_message, self.writer)
         # uvloop caches protocol.data_received when a protocol is set: setting this
         # protocol again after pointing data_received at the driver saves a Python
         # call per received chunk.
         self.data_received = driver.data_received
         self.transport.set_protocol(self)
-        if self.is_writing_paused:
+        if self.writer.is_writing_paused:
             driver.pause_writing()
         if data:
             driver.data_received(data)

@@ -8,8 +8,13 @@ on TLS, the first bytes on cleartext). From then on every received chunk goes to
 version-neutral ASGI request cycle (fasthttpd.asgi). The cycle reads the body and
 writes the response through the stream's methods, which the driver serializes.
 
+A driver writes through the connection's `Writer` (fasthttpd.connection) and
+reaches nothing else of the connection: not its transport, not its other members.
 A protocol switch (prior-knowledge preface, `Upgrade: h2c`) is an explicit hand-off:
-the old driver calls `connection.switch_driver(new_driver, unparsed_bytes)`.
+the old driver calls `writer.switch_driver(new_driver, unparsed_bytes)`.
+
+Errors that mean the same whatever the protocol (ClientDisconnected) live here, so
+that no protocol package imports another's.
 """
 
 from __future__ import annotations
@@ -20,11 +25,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fasthttpd.client import Client
-    from fasthttpd.connection import Connection
+    from fasthttpd.connection import Writer
 
 Headers = Iterable[tuple[bytes, bytes]] | Iterable[list[bytes]]
 OnMessage = Callable[["HttpStream"], None]
-Write = Callable[..., None]  # write(data: bytes, close: bool = False)
 
 
 class ClientDisconnected(OSError):
@@ -117,13 +121,15 @@ class HttpDriver(abc.ABC):
     __slots__ = ()
 
     @abc.abstractmethod
-    def setup(self, client: Client, on_message: OnMessage, write: Write,
-              connection: Connection) -> None:
-        """Called once, right after the factory picked this driver."""
+    def setup(self, client: Client, on_message: OnMessage, writer: Writer) -> None:
+        """Called once, right after the factory picked this driver: `on_message(stream)`
+        for each request whose head is complete; `writer` is all the driver may
+        use of the connection (write, writelines, close, abort, pause/resume
+        reading, is_writing_paused, switch_driver)."""
 
     @abc.abstractmethod
     def data_received(self, data: bytes) -> None:
-        """Every received chunk. May call connection.pause_reading() for backpressure."""
+        """Every received chunk. May call writer.pause_reading() for backpressure."""
 
     @abc.abstractmethod
     def connection_lost(self, exc: BaseException | None) -> None:

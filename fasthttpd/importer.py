@@ -8,11 +8,14 @@ arguments. Every failure becomes one `AppLoadError` whose message fits on one li
 the full traceback of an error raised inside the user's module is logged at debug
 level for whoever needs it.
 
-fasthttpd speaks ASGI 3 only: the application is one callable
-`app(scope, receive, send)` returning an awaitable. An ASGI 2 application (a class, or
-a callable taking only `scope` and returning the coroutine function) is reported as an
-error with a hint rather than wrapped, so the server's hot path has a single shape of
-application call.
+The server calls one shape of application, ASGI 3: `app(scope, receive, send)`
+returning an awaitable. `--interface` says what the loaded object is: `asgi3`, `asgi2`
+(`app(scope)` returns a coroutine function taking receive and send; it is wrapped in
+fasthttpd.wrappers.ASGI2App), or `auto`, which tells them apart as uvicorn does: a
+class is ASGI 2 unless it is awaitable, a function or other callable is ASGI 2 unless
+it (or its `__call__`) is a coroutine function. Where uvicorn's rule would call ASGI 2
+something that plainly takes (scope, receive, send), it is taken as ASGI 3. With
+--header the app is wrapped once more (fasthttpd.wrappers.DefaultHeaders).
 """
 
 from __future__ import annotations
@@ -23,21 +26,29 @@ import inspect
 import logging
 import os
 import sys
-from types import ModuleType
+import traceback
+from types import ModuleType, TracebackType
 from typing import Any
 
 from fasthttpd.config import Config
+from fasthttpd.wrappers import ASGI2App, DefaultHeaders
 
 logger = logging.getLogger("fasthttpd.error")
 
-ASGI2_HINT = (
-    "fasthttpd runs ASGI 3 applications only (app(scope, receive, send)); wrap an ASGI 2 "
-    "application with asgiref.compatibility.guarantee_single_callable"
-)
+ASGI2_HINT = "serve it with --interface asgi2 (or auto)"
 
 
 class AppLoadError(Exception):
-    """The application could not be imported or is not an ASGI 3 callable."""
+    """The application could not be imported or is not an ASGI 3 callable.
+
+    The message is one line. `traceback` holds, for an exception raised by the app's
+    own code, the frames that led to it (importlib's machinery left out), as Python
+    prints them, for the command to show above that line.
+    """
+
+    def __init__(self, message: str, traceback: str | None = None) -> None:
+        super().__init__(message)
+        self.traceback = traceback
 
 
 def load_app(config: Config) -> Any:
@@ -48,8 +59,39 @@ def load_app(config: Config) -> Any:
     target = find_attribute(module, module_name, attribute_path)
     if config.factory:
         target = call_factory(target, config.app)
-    check_asgi3(target, config.app, config.factory)
+    interface = config.interface
+    if interface == "auto":
+        interface = "asgi2" if looks_like_asgi2(target) else "asgi3"
+    if interface == "asgi2":
+        if not callable(target):
+            raise AppLoadError(f"{config.app!r} ({type(target).__name__}) is not callable, so "
+                               "it is not an ASGI 2 application")
+        target = ASGI2App(target)
+    else:
+        check_asgi3(target, config.app, config.factory)
+    if config.header:
+        from fasthttpd.config import parse_headers
+
+        target = DefaultHeaders(target, parse_headers(config.header))
     return target
+
+
+def looks_like_asgi2(app: Any) -> bool:
+    """uvicorn's --interface auto rule, narrowed to callables that take (scope) alone."""
+    if inspect.isclass(app):
+        return not hasattr(app, "__await__")
+    if inspect.isfunction(app) or inspect.ismethod(app):
+        call = app
+    else:
+        call = getattr(app, "__call__", None)  # noqa: B004 (the bound method is wanted)
+        if call is None:
+            return False
+    if inspect.iscoroutinefunction(call):
+        return False
+    # uvicorn would call any such callable ASGI 2; only one taking (scope) alone can work
+    # as one, and the others get check_asgi3's explanation instead.
+    signature = signature_of(app)
+    return signature is not None and accepts(signature, 1) and not accepts(signature, 3)
 
 
 def check_app_path(config: Config) -> None:
@@ -95,13 +137,49 @@ def import_app_module(module_name: str) -> ModuleType:
             raise AppLoadError(
                 f"module {module_name!r} not found (searched sys.path, which starts with "
                 f"the app directory {sys.path[0]!r})") from None
-        log_import_traceback(module_name)
-        raise AppLoadError(
-            f"error while importing {module_name!r}: {first_line(exc)}") from None
+        raise import_error(module_name, exc) from None
     except Exception as exc:
-        log_import_traceback(module_name)
-        raise AppLoadError(
-            f"error while importing {module_name!r}: {first_line(exc)}") from None
+        raise import_error(module_name, exc) from None
+
+
+def import_error(module_name: str, exc: BaseException) -> AppLoadError:
+    """The one-line error for an exception raised while importing the app, with where."""
+    log_import_traceback(module_name)
+    where = error_location(exc)
+    message = f"error while importing {module_name!r}: {first_line(exc)}"
+    if where:
+        message += f" ({where})"
+    return AppLoadError(message, app_traceback(exc))
+
+
+# Files whose frames are the import machinery, not the app: left out of tracebacks.
+_MACHINERY = frozenset({__file__, importlib.__file__})
+
+
+def user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
+    """The traceback's frames without importlib's ("<frozen importlib._bootstrap>") or ours."""
+    return [frame for frame in traceback.extract_tb(tb)
+            if not frame.filename.startswith("<frozen ") and frame.filename not in _MACHINERY]
+
+
+def error_location(exc: BaseException) -> str:
+    """'File "/srv/app.py", line 3' for the innermost frame of the failure."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        # The error is in the file being compiled, which has no frame of its own.
+        return f'File "{exc.filename}", line {exc.lineno}'
+    frames = user_frames(exc.__traceback__)
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f'File "{frame.filename}", line {frame.lineno}, in {frame.name}'
+
+
+def app_traceback(exc: BaseException) -> str:
+    """The traceback as Python prints it, importlib's frames left out."""
+    lines = ["Traceback (most recent call last):\n"]
+    lines.extend(traceback.format_list(user_frames(exc.__traceback__)))
+    lines.extend(traceback.format_exception_only(type(exc), exc))
+    return "".join(lines).rstrip()
 
 
 def is_same_or_parent(missing: str, module_name: str) -> bool:
@@ -129,7 +207,9 @@ def call_factory(factory: Any, app_path: str) -> Any:
         return factory()
     except Exception as exc:
         logger.debug("factory %s raised", app_path, exc_info=True)
-        raise AppLoadError(f"factory {app_path!r} raised {first_line(exc)}") from None
+        where = error_location(exc)
+        raise AppLoadError(f"factory {app_path!r} raised {first_line(exc)}"
+                           + (f" ({where})" if where else ""), app_traceback(exc)) from None
 
 
 def check_asgi3(app: Any, app_path: str, from_factory: bool) -> None:

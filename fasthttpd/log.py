@@ -63,19 +63,114 @@ _OWN_HANDLER = "_fasthttpd_handler"
 
 
 def configure_logging(config: Config) -> None:
-    """Send the error log to stderr and the access log to stdout at config.log_level."""
+    """Send the error log to stderr and the access log to stdout at config.log_level.
+
+    Then --log-config, when given, is applied on top (as uvicorn does): it may replace
+    these handlers, add its own, or configure other loggers. Raises ValueError (one
+    line) when that file cannot be applied.
+    """
     level = LEVELS[config.log_level]
     access_format = "%(message)s" if config.access_log_json else ACCESS_LINE_FORMAT
-    install_handler(logging.getLogger(ERROR_LOGGER), sys.stderr, LINE_FORMAT, level)
+    colors = config.use_colors
+    if colors is None:
+        colors = is_terminal(sys.stderr)
+    install_handler(logging.getLogger(ERROR_LOGGER), sys.stderr, LINE_FORMAT, level,
+                    colors=colors)
     install_handler(logging.getLogger(ACCESS_LOGGER), sys.stdout, access_format, level)
+    if config.log_config:
+        apply_log_config(config.log_config)
 
 
-def install_handler(logger: logging.Logger, stream: Any, line_format: str, level: int) -> None:
+def is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def apply_log_config(path: str) -> None:
+    """dictConfig from .json, .yaml or .yml; fileConfig (INI) from anything else."""
+    import logging.config
+
+    try:
+        if path.endswith(".json"):
+            with open(path, encoding="utf-8") as file:
+                logging.config.dictConfig(json.load(file))
+        elif path.endswith((".yaml", ".yml")):
+            try:
+                import yaml
+            except ImportError:
+                raise ValueError(f"--log-config: {path} is YAML, which needs PyYAML: "
+                                 "pip install pyyaml") from None
+            with open(path, encoding="utf-8") as file:
+                logging.config.dictConfig(yaml.safe_load(file))
+        else:
+            logging.config.fileConfig(path, disable_existing_loggers=False)
+    except ValueError as exc:
+        if str(exc).startswith("--log-config"):
+            raise
+        raise ValueError(f"--log-config: cannot apply {path}: {exc}") from None
+    except Exception as exc:  # json, yaml, configparser and the logging module's errors
+        raise ValueError(f"--log-config: cannot apply {path}: {type(exc).__name__}: "
+                         f"{exc}") from None
+
+
+class ColorFormatter(logging.Formatter):
+    """Level names in color (ANSI escapes), for --use-colors and terminals."""
+
+    COLORS = {logging.CRITICAL: "\x1b[91m", logging.ERROR: "\x1b[31m",
+              logging.WARNING: "\x1b[33m", logging.INFO: "\x1b[32m",
+              logging.DEBUG: "\x1b[36m", TRACE: "\x1b[34m"}
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        color = self.COLORS.get(record.levelno)
+        if color is None:
+            return super().formatMessage(record)
+        plain = record.levelname
+        record.levelname = f"{color}{plain}\x1b[0m"
+        try:
+            return super().formatMessage(record)
+        finally:
+            record.levelname = plain
+
+
+def implementation() -> str:
+    """"compiled" or "pure Python": which HTTP/1.1 core this process runs."""
+    from fasthttpd.http1 import IMPLEMENTATION
+
+    return "compiled" if IMPLEMENTATION == "compiled" else "pure Python"
+
+
+def running_fasthttpd() -> str:
+    """What this process runs: "fasthttpd 0.1.0 (compiled) from /path/to/fasthttpd"."""
+    import os
+
+    import fasthttpd
+
+    where = os.path.dirname(os.path.abspath(fasthttpd.__file__))
+    return f"fasthttpd {fasthttpd.__version__} ({implementation()}) from {where}"
+
+
+def log_startup(config: Config) -> None:
+    """The first startup line: what runs, and which app."""
+    logging.getLogger(ERROR_LOGGER).info("%s, Python %s, running the app %r",
+                                         running_fasthttpd(), sys.version.split()[0],
+                                         config.app)
+
+
+def log_how_to_stop() -> None:
+    logging.getLogger(ERROR_LOGGER).info("press Ctrl+C or send SIGTERM to stop "
+                                         "(a second one skips the graceful wait)")
+
+
+def install_handler(logger: logging.Logger, stream: Any, line_format: str, level: int, *,
+                    colors: bool = False) -> None:
     for handler in list(logger.handlers):
         if getattr(handler, _OWN_HANDLER, False):
             logger.removeHandler(handler)
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter(line_format, DATE_FORMAT))
+    formatter = ColorFormatter if colors else logging.Formatter
+    handler.setFormatter(formatter(line_format, DATE_FORMAT))
     setattr(handler, _OWN_HANDLER, True)
     logger.addHandler(handler)
     logger.setLevel(level)

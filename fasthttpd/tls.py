@@ -44,19 +44,63 @@ def create_ssl_context(config: Config) -> ssl.SSLContext:
     # RFC 9113 9.2: HTTP/2 over TLS needs TLS 1.2 or later; older versions are
     # deprecated for everything else too (RFC 8996).
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(config.ssl_certfile, config.ssl_keyfile,
-                            config.ssl_keyfile_password)
+    if config.ssl_version == ssl.PROTOCOL_TLSv1_2:  # uvicorn's --ssl-version 5
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+    load_certificate(context, config)
     context.verify_mode = _CERT_REQS[config.ssl_cert_reqs]
     if config.ssl_ca_certs:
         context.load_verify_locations(config.ssl_ca_certs)
     if config.ssl_ciphers:
         context.set_ciphers(config.ssl_ciphers)
     context.set_alpn_protocols(alpn_protocols(config.http))
+    context.sslobject_class = HandshakeReportingSSLObject
     # RFC 9113 9.2.2 blocklists TLS 1.2 ciphers without forward secrecy or AEAD;
     # Python's default list already leaves them out.
     setattr(context, _SERVER_CERT, _first_pem(config.ssl_certfile))
     setattr(context, _CIPHER_IDS, {c["name"]: c["id"] & 0xFFFF for c in context.get_ciphers()})
     return context
+
+
+def load_certificate(context: ssl.SSLContext, config: Config) -> None:
+    """load_cert_chain, with OpenSSL's terse errors ("PEM lib") said in words.
+
+    Raises ValueError: "TLS: ..." naming the file and what is wrong with it.
+    """
+    certfile = config.ssl_certfile
+    assert certfile is not None
+    keyfile = config.ssl_keyfile
+    try:
+        context.load_cert_chain(certfile, keyfile, config.ssl_keyfile_password)
+    except ssl.SSLError as exc:
+        raise ValueError(certificate_problem(certfile, keyfile, exc)) from None
+
+
+def certificate_problem(certfile: str, keyfile: str | None, exc: ssl.SSLError) -> str:
+    reason = exc.reason or ""
+    if reason == "KEY_VALUES_MISMATCH":
+        return (f"TLS: the private key in {keyfile or certfile} does not match the "
+                f"certificate in {certfile}")
+    if not _holds(certfile, "CERTIFICATE"):
+        return f"TLS: {certfile} holds no PEM certificate (--ssl-certfile)"
+    if keyfile is None and not _holds(certfile, "PRIVATE KEY"):
+        return (f"TLS: {certfile} holds a certificate but no private key; give the key "
+                "with --ssl-keyfile")
+    if keyfile is not None and not _holds(keyfile, "PRIVATE KEY"):
+        return f"TLS: {keyfile} holds no PEM private key (--ssl-keyfile)"
+    if reason in ("BAD_DECRYPT", "BAD_PASSWORD_READ") or "decrypt" in str(exc).lower():
+        return (f"TLS: cannot decrypt the private key in {keyfile or certfile}: check "
+                "--ssl-keyfile-password")
+    return f"TLS: cannot load the certificate or key: {exc}"
+
+
+def _holds(path: str, label: str) -> bool:
+    """Whether the PEM file has a block whose label ends with `label`."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as file:
+            text = file.read()
+    except OSError:
+        return False
+    return f"{label}-----" in text and "-----BEGIN " in text
 
 
 def _first_pem(path: str) -> str | None:
@@ -119,6 +163,26 @@ def _escape(value: str) -> str:
     if out.endswith(" ") and not out.endswith("\\ "):
         out = out[:-1] + "\\ "
     return out
+
+
+class HandshakeReportingSSLObject(ssl.SSLObject):
+    """An SSLObject that logs why its handshake failed, at debug level.
+
+    uvloop (and asyncio) drop a failed server-side handshake silently: the error is an
+    OSError, which they log only with the loop in debug mode, and the protocol never
+    hears of the connection. The event loop drives the handshake through this
+    object's do_handshake(), so the reason is caught where it is raised. Set as the
+    context's `sslobject_class`, it costs one Python call per handshake step.
+    """
+
+    def do_handshake(self) -> None:
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise  # not a failure: the handshake needs more bytes
+        except ssl.SSLError as exc:
+            logger.debug("TLS handshake failed: %s", exc)
+            raise
 
 
 def quiet_handshake_errors(loop: asyncio.AbstractEventLoop) -> None:

@@ -2,9 +2,16 @@
 
 `FASTHTTPD_NO_EXTENSIONS=1` forces the fallback (the test suite runs both).
 `IMPLEMENTATION` says which one was loaded: "compiled" or "python".
+`IMPLEMENTATIONS` names both, with their (parser, serializer) modules: the one list
+the tests run over.
 """
 
 import os
+
+IMPLEMENTATIONS = {
+    "compiled": ("fasthttpd._parser", "fasthttpd._serializer"),
+    "python": ("fasthttpd.http1.fallback_parser", "fasthttpd.http1.fallback_serializer"),
+}
 
 if os.environ.get("FASTHTTPD_NO_EXTENSIONS") == "1":
     _compiled = False
@@ -16,6 +23,7 @@ else:
     except ImportError:
         _compiled = False
 
+# Static imports (not the table above) so that type checkers see the stubs.
 if _compiled:
     from fasthttpd import _parser as parser
     from fasthttpd import _serializer as serializer
@@ -25,4 +33,4 @@ else:
 
 IMPLEMENTATION = "compiled" if _compiled else "python"
 
-__all__ = ["IMPLEMENTATION", "parser", "serializer"]
+__all__ = ["IMPLEMENTATION", "IMPLEMENTATIONS", "parser", "serializer"]

@@ -6,6 +6,7 @@
 cimport cython
 
 from fasthttpd.client cimport Client
+from fasthttpd.connection cimport Writer
 from fasthttpd.driver cimport HttpStream
 from fasthttpd.http1.events cimport EndOfMessage, Request
 from fasthttpd.state cimport ServerState
@@ -50,7 +51,7 @@ cdef class Http1Driver:
     cdef public Client client
     cdef public ServerState state
     cdef public object loop, config, parser, serializer, on_message
-    cdef public object write, connection, _transport_write
+    cdef public Writer writer
     cdef public list queue
     cdef public Http1Stream receiving, _upgrading
     cdef public bint closing, write_paused, _dispatching, _feeding

@@ -38,8 +38,8 @@ from fasthttpd.websocket import hooks as websocket
 
 if TYPE_CHECKING:
     from fasthttpd.client import Client
-    from fasthttpd.connection import Connection
-    from fasthttpd.driver import OnMessage, Write
+    from fasthttpd.connection import Writer
+    from fasthttpd.driver import OnMessage
     from fasthttpd.state import ServerState
 
 logger = logging.getLogger("fasthttpd.error")
@@ -323,11 +323,11 @@ class Http1Driver:
 
     __slots__ = (
         "state", "loop", "config", "parser", "serializer", "client", "on_message",
-        "write", "connection", "queue", "receiving", "closing", "write_paused",
+        "writer", "queue", "receiving", "closing", "write_paused",
         "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer", "_timer_at",
         "_pending_error", "_drain_budget", "_upgrading",
         "_out", "_out_size", "_waiting", "_unsafe", "_dispatching", "_feeding",
-        "_transport_write", "_timeout_keep_alive",
+        "_timeout_keep_alive",
     )
 
     def __init__(self, state: ServerState, impl: ModuleType | None = None) -> None:
@@ -366,14 +366,10 @@ class Http1Driver:
         self._timeout_keep_alive = config.timeout_keep_alive
 
     # HttpDriver.
-    def setup(self, client: Client, on_message: OnMessage, write: Write,
-              connection: Connection) -> None:
+    def setup(self, client: Client, on_message: OnMessage, writer: Writer) -> None:
         self.client = client
         self.on_message = on_message
-        self.write = write
-        self.connection = connection
-        # Responses that keep the connection open skip the connection's write().
-        self._transport_write = connection.transport.write
+        self.writer = writer
         self._set_deadline(WAIT_HEAD, self.config.timeout_request_header)
 
     @property
@@ -529,7 +525,7 @@ class Http1Driver:
             if close:
                 self.closing = True
             if not self.client.status:
-                self.connection.writelines(data, close)
+                self.writer.writelines(data, close)
             return
         out = self._out
         if out is not None:
@@ -542,9 +538,9 @@ class Http1Driver:
         elif close or (final and len(queue) == 1 and not self._feeding) or len(data) > GATHER_LIMIT:
             if close:
                 self.closing = True
-                self.write(data, True)
+                self.writer.write(data, True)
             else:
-                self._transport_write(data)
+                self.writer.write(data)
         else:  # more responses are on their way: gather them for one write
             self._out = [data]
             self._out_size = len(data)
@@ -557,7 +553,7 @@ class Http1Driver:
         if close:
             self.closing = True
         if out is not None and not self.client.status:
-            self.write(b"".join(out), close)
+            self.writer.write(b"".join(out), close)
 
     def response_complete(self, stream: Http1Stream) -> None:
         self.client.pending_response_count -= 1
@@ -664,14 +660,14 @@ class Http1Driver:
 
     def _pause_reading(self, reason: int) -> None:
         if not self._reading_paused_for:
-            self.connection.pause_reading()
+            self.writer.pause_reading()
             self._deadline = INFINITY  # our choice to wait, not the client's fault
         self._reading_paused_for |= reason
 
     def _resume_reading(self, reason: int) -> None:
         self._reading_paused_for &= ~reason
         if not self._reading_paused_for:
-            self.connection.resume_reading()
+            self.writer.resume_reading()
             if self.receiving is not None:
                 self._set_deadline(WAIT_BODY, self.config.timeout_request_body)
 
@@ -753,7 +749,7 @@ class Http1Driver:
             data = b"".join(self._out) + data
         self._out = None
         self.closing = True
-        self.write(data, close=True)
+        self.writer.write(data, True)
 
     # Ending.
     def stop(self) -> None:
@@ -770,8 +766,8 @@ class Http1Driver:
         self.closing = True
         if self._out is not None:  # sent, as far as the app knows: out it goes
             out, self._out = self._out, None
-            self.write(b"".join(out))
-        self.connection.abort()
+            self.writer.write(b"".join(out))
+        self.writer.abort()
 
     def _close_now(self) -> None:
         """Close once what is owed and gathered is written."""
@@ -779,7 +775,7 @@ class Http1Driver:
         if self._out is not None:
             self._flush(close=True)
         else:
-            self.connection.close()
+            self.writer.close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closing = True
@@ -812,9 +808,9 @@ class Http1Driver:
         self.client.pending_response_count -= 1
         self.closing = True
         self._deadline = INFINITY
-        self.write(_SWITCHING_TO_H2C)
+        self.writer.write(_SWITCHING_TO_H2C)
         h2_driver = Http2Driver(self.state)
-        self.connection.switch_driver(h2_driver, b"")
+        self.writer.switch_driver(h2_driver, b"")
         h2_driver.accept_h2c_upgrade(settings, stream)
         if rest:
             h2_driver.data_received(rest)
@@ -831,8 +827,8 @@ class Http1Driver:
         self._deadline = INFINITY
         self._reading_paused_for = 0  # the new driver reads at its own pace
         self._flush()
-        self.write(response)
-        self.connection.switch_driver(driver, rest)
+        self.writer.write(response)
+        self.writer.switch_driver(driver, rest)
 
 
 # Compiled, the driver is a cdef class (driver.pxd), which cannot derive from a

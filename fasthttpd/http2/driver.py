@@ -67,8 +67,8 @@ from fasthttpd.websocket import http2 as websocket
 
 if TYPE_CHECKING:
     from fasthttpd.client import Client
-    from fasthttpd.connection import Connection
-    from fasthttpd.driver import OnMessage, Write
+    from fasthttpd.connection import Writer
+    from fasthttpd.driver import OnMessage
     from fasthttpd.state import ServerState
 
 logger = logging.getLogger("fasthttpd.error")
@@ -144,7 +144,7 @@ class Http2Driver(HttpDriver):
     """HTTP/2 for one connection; see the module docstring."""
 
     __slots__ = (
-        "state", "loop", "config", "h2", "client", "on_message", "write", "connection",
+        "state", "loop", "config", "h2", "client", "on_message", "write", "writer",
         "streams", "blocked", "draining", "pending_trailers", "to_dispatch",
         "writing_paused", "paused_since", "started", "closed", "stopping",
         "last_stream_id", "in_receive", "flush_scheduled", "unflushed", "receiving",
@@ -202,12 +202,11 @@ class Http2Driver(HttpDriver):
         self.websockets: set[Any] | None = set() if config.ws != "none" else None
 
     # HttpDriver.
-    def setup(self, client: Client, on_message: OnMessage, write: Write,
-              connection: Connection) -> None:
+    def setup(self, client: Client, on_message: OnMessage, writer: Writer) -> None:
         self.client = client
         self.on_message = on_message
-        self.write = write
-        self.connection = connection
+        self.writer = writer
+        self.write = writer.write
         self.timer = self.loop.call_later(self.tick, self._on_tick)
 
     @property
@@ -519,6 +518,20 @@ class Http2Driver(HttpDriver):
                 return
             self.send_outbound(stream)
 
+    # For Http2Stream: only the driver talks to h2 and changes its own fields.
+    def send_headers(self, stream: Http2Stream, headers: Any, end_stream: bool = False) -> None:
+        self.h2.send_headers(stream.stream_id, headers, end_stream=end_stream)
+
+    def trailers_after_outbound(self, stream: Http2Stream, fields: Any) -> None:
+        """Send `fields` as trailers once the stream's held body bytes have gone."""
+        self.pending_trailers[stream.stream_id] = fields
+
+    def drain_started(self, stream: Http2Stream) -> None:
+        self.draining.add(stream)
+
+    def drain_ended(self, stream: Http2Stream) -> None:
+        self.draining.discard(stream)
+
     def body_consumed(self, stream: Http2Stream, size: int) -> None:
         """The app has read `size` flow-controlled bytes: reopen the windows."""
         if size and not self.closed:
@@ -607,13 +620,13 @@ class Http2Driver(HttpDriver):
     def _close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.connection.close()
+            self.writer.close()
 
     def _abort(self) -> None:
         self.closed = True
         for stream in list(self.streams.values()):
             self._forget(stream, lost=True)
-        self.connection.abort()
+        self.writer.abort()
 
     # The one timer.
     def _on_tick(self) -> None:

@@ -147,7 +147,7 @@ class Http2Stream(HttpStream):
             return
         driver = self.driver
         # RFC 9113 8.1: an informational response is a HEADERS frame without END_STREAM.
-        driver.h2.send_headers(self.stream_id, response_head(status, headers, None, False))
+        driver.send_headers(self, response_head(status, headers, None, False))
         driver.schedule_flush()
 
     def start_response(self, status: int, headers: Headers, trailers: bool = False) -> None:
@@ -169,11 +169,11 @@ class Http2Stream(HttpStream):
                                  driver.date_header)
             self.head_sent = True
             if end and not data:
-                driver.h2.send_headers(self.stream_id, head, end_stream=True)
+                driver.send_headers(self, head, end_stream=True)
                 driver.stream_complete(self)
                 driver.schedule_flush()
                 return False
-            driver.h2.send_headers(self.stream_id, head)
+            driver.send_headers(self, head)
         self.bytes_sent += len(data)
         if self.outbound:  # only when the caller did not wait for drain()
             self.outbound = bytes(self.outbound) + data
@@ -189,11 +189,11 @@ class Http2Stream(HttpStream):
                 raise ClientDisconnected("the client reset the stream or closed the connection")
             waiter = self.drain_waiter = driver.loop.create_future()
             self.drain_since = driver.loop.time()
-            driver.draining.add(self)
+            driver.drain_started(self)
             try:
                 await waiter
             finally:
-                driver.draining.discard(self)
+                driver.drain_ended(self)
         if self.is_disconnected:
             raise ClientDisconnected("the client reset the stream or closed the connection")
 
@@ -207,10 +207,10 @@ class Http2Stream(HttpStream):
         if self.outbound:
             # Body bytes still wait for window; the trailers follow them.
             self.end_after = False
-            driver.pending_trailers[self.stream_id] = fields
+            driver.trailers_after_outbound(self, fields)
             return
         # RFC 9113 8.1: trailers are a last HEADERS frame carrying END_STREAM.
-        driver.h2.send_headers(self.stream_id, fields, end_stream=True)
+        driver.send_headers(self, fields, end_stream=True)
         driver.stream_complete(self)
         driver.schedule_flush()
 

@@ -30,7 +30,7 @@ is done; a Close ends it the same way (RFC 6455 5.5.1: nothing follows a Close).
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint64_t
-from libc.stdlib cimport free, realloc
+from cpython.mem cimport PyMem_Free, PyMem_Realloc
 from libc.string cimport memcpy
 
 import zlib
@@ -223,7 +223,7 @@ cdef class FrameParser:
         self._reset_message()
 
     def __dealloc__(self):
-        free(self.buf)
+        PyMem_Free(self.buf)
 
     cdef void _reset_message(self):
         self.message_opcode = 0
@@ -234,7 +234,7 @@ cdef class FrameParser:
         self.utf8_low = 0x80
         self.utf8_high = 0xBF
         if self.buf_capacity > KEEP_BUFFER:
-            free(self.buf)
+            PyMem_Free(self.buf)
             self.buf = NULL
             self.buf_capacity = 0
 
@@ -245,7 +245,7 @@ cdef class FrameParser:
         events.append(error)
         self.state = S_DONE
         self.buf_len = 0
-        free(self.buf)
+        PyMem_Free(self.buf)
         self.buf = NULL
         self.buf_capacity = 0
         return 0
@@ -266,7 +266,7 @@ cdef class FrameParser:
             capacity = frame_end
         if capacity < needed:
             capacity = needed
-        grown = <unsigned char*>realloc(self.buf, capacity)
+        grown = <unsigned char*>PyMem_Realloc(self.buf, capacity)
         if grown == NULL:
             raise MemoryError()
         self.buf = grown
@@ -524,7 +524,7 @@ cdef class FrameParser:
         # RFC 6455 5.5.1: nothing may follow a Close; what does is not parsed.
         self.state = S_DONE
         self.buf_len = 0
-        free(self.buf)
+        PyMem_Free(self.buf)
         self.buf = NULL
         self.buf_capacity = 0
         return 0

@@ -106,8 +106,8 @@ class SessionSettings:
     def __init__(self, config: Any) -> None:
         self.max_size: int = config.ws_max_size
         self.max_queue: int = config.ws_max_queue
-        self.ping_interval: float = config.ws_ping_interval
-        self.ping_timeout: float = config.ws_ping_timeout
+        self.ping_interval: float = config.ws_ping_interval or 0.0  # None: no pings
+        self.ping_timeout: float = config.ws_ping_timeout or 0.0
 
 
 class WebSocketSession:
@@ -153,11 +153,10 @@ class WebSocketSession:
             self._arm(settings.ping_interval)
 
     # The HttpDriver side, when the session is the connection's driver (HTTP/1.1).
-    def setup(self, client: Any, on_message: Any, write: Any, connection: Any = None) -> None:
-        # Today's connections pass themselves; the narrow writer replaces them as
-        # the second argument (fasthttpd/driver.py): either has the carrier's methods.
+    def setup(self, client: Any, on_message: Any, writer: Any) -> None:
+        # The connection's narrow writer (fasthttpd.connection.Writer) is the carrier.
         if self.carrier is None:
-            self.carrier = connection if connection is not None else write
+            self.carrier = writer
         # The HTTP/1.1 driver stopped reading while the app decided on the handshake.
         self.carrier.resume_reading()
 

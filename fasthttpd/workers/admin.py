@@ -1,5 +1,9 @@
 """The master's admin listener: /health, /ready and /metrics over plain HTTP/1.1.
 
+/health answers 200 while the master runs, with how many workers are ready; /ready
+answers 200 once at least one worker accepts connections and the server is not
+stopping (RoadRunner's meaning), 503 otherwise; /metrics is Prometheus text.
+
 Theory of operation: a few requests a minute from a load balancer or Prometheus do
 not need the worker's compiled stack, so this is a small asyncio-streams server in
 the master's event loop. Each connection gets one response and is closed
@@ -46,7 +50,8 @@ def respond(endpoints: AdminEndpoints, method: str, path: str) -> tuple[int, byt
     if method not in ("GET", "HEAD"):
         return 405, TEXT_TYPE, b"use GET\n"
     if path == "/health":
-        return 200, TEXT_TYPE, b"ok\n"
+        # Alive while the master answers; the body says how many workers are up.
+        return 200, TEXT_TYPE, b"ok: " + endpoints.ready_detail().encode() + b"\n"
     if path == "/ready":
         ready = endpoints.is_ready()
         return (200 if ready else 503), TEXT_TYPE, endpoints.ready_detail().encode() + b"\n"

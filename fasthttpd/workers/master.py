@@ -37,6 +37,7 @@ from typing import Any
 
 import fasthttpd
 from fasthttpd.config import Config
+from fasthttpd.log import log_how_to_stop
 from fasthttpd.workers import activation
 from fasthttpd.workers.admin import AdminEndpoints, start_admin
 from fasthttpd.workers.channel import LineDecoder
@@ -211,9 +212,14 @@ class Master:
         limit = config.limit_max_requests
         if limit and config.limit_max_requests_jitter:
             limit += random.randint(0, config.limit_max_requests_jitter)
+        from fasthttpd.log import is_terminal
+
+        # A worker's stderr is a pipe to the master: colors follow the master's terminal.
+        colors = config.use_colors if config.use_colors is not None else is_terminal(sys.stderr)
         return dataclasses.replace(config, workers=1, reload=False, admin_port=None,
                                    limit_max_requests=limit, port=self.worker_port,
-                                   fd=None if self.sockets else config.fd)
+                                   fd=None if self.sockets else config.fd, use_colors=colors,
+                                   env_file=None)
 
     def _spawn(self, record: WorkerRecord, now: float) -> None:
         try:
@@ -233,7 +239,7 @@ class Master:
                      "control_fd": write_fd, "listen_fds": listen_fds, "worker_id": record.id}
         try:
             popen = subprocess.Popen(
-                [sys.executable, "-m", "fasthttpd.workers.worker"],
+                worker_command(),
                 stdin=subprocess.PIPE, stderr=subprocess.PIPE,
                 pass_fds=(write_fd, *listen_fds), env=self._worker_env, process_group=0)
         except BaseException:
@@ -336,6 +342,7 @@ class Master:
             self.metrics.add(record.id, message)
         elif kind == "ready":
             self.pool.ready(record, now)
+            check_same_fasthttpd(message)
             logger.info("worker %d ready", process.popen.pid)
             self.wake()
         elif kind == "retiring":
@@ -438,38 +445,68 @@ class Master:
 
     def metrics_text(self) -> str:
         return render_prometheus(self.metrics, self.pool.restarts, len(self.processes),
-                                 self.pool.settings.desired, RESTART_REASONS)
+                                 self.pool.settings.desired, RESTART_REASONS,
+                                 workers_ready=len(self.pool.serving()))
 
     def _start_reloader(self) -> asyncio.Task[None] | None:
         if not self.config.reload:
             return None
         from fasthttpd.workers.reloader import watch
 
+        config = self.config
+        directories = [os.path.abspath(d) for d in config.reload_dir or (config.app_dir,)]
         return asyncio.get_running_loop().create_task(
-            watch(os.path.abspath(self.config.app_dir), self.reload))
+            watch(directories, self.reload, includes=config.reload_include,
+                  excludes=config.reload_exclude, delay=config.reload_delay))
 
     def _log_start(self) -> None:
+        from fasthttpd.log import log_startup
         from fasthttpd.sockets import describe
 
         scheme = "https" if self.config.is_tls else "http"
         where = ", ".join(describe(sock, scheme) for sock in self.sockets) or \
             f"{self.config.host}:{self.worker_port} (SO_REUSEPORT in each worker)"
+        log_startup(self.config)
         logger.info("master %d: %d worker(s) serving %s", os.getpid(), self.config.workers,
                     where)
+        log_how_to_stop()
 
 
 # -- helpers ------------------------------------------------------------------
 
+# The worker's entry point. `python -m fasthttpd.workers.worker` would put the working
+# directory first on sys.path, so a fasthttpd source tree there (a checkout, without
+# its compiled modules) would shadow the package the master runs. Instead the
+# directory holding the master's own fasthttpd goes first: a worker runs the same
+# files as its master, compiled or not.
+WORKER_BOOTSTRAP = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                    "from fasthttpd.workers.worker import main; sys.exit(main())")
+
+
+def package_parent() -> str:
+    """The directory from which this process imported fasthttpd."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(fasthttpd.__file__)))
+
+
+def worker_command() -> list[str]:
+    return [sys.executable, "-c", WORKER_BOOTSTRAP, package_parent()]
+
+
 def worker_environment() -> dict[str, str]:
-    """The master's environment, with fasthttpd importable however the master found it."""
+    """The master's environment, less the socket-activation variables (meant for it)."""
     env = dict(os.environ)
     activation.forget(env)
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(fasthttpd.__file__)))
-    paths = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if package_parent not in paths:
-        paths.append(package_parent)
-    env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
+
+
+def check_same_fasthttpd(ready: dict[str, Any]) -> None:
+    """A worker runs the master's fasthttpd; say so loudly if it somehow does not."""
+    from fasthttpd.log import running_fasthttpd
+
+    theirs = ready.get("fasthttpd")
+    if theirs is not None and theirs != running_fasthttpd():
+        logger.warning("worker %s runs %s, not the master's %s", ready.get("pid"), theirs,
+                       running_fasthttpd())
 
 
 def read_available(fd: int) -> bytes | None:

@@ -154,7 +154,8 @@ class PoolMetrics:
 
 
 def render_prometheus(metrics: PoolMetrics, restarts: dict[str, int], workers_alive: int,
-                      workers_desired: int, restart_reasons: tuple[str, ...] = ()) -> str:
+                      workers_desired: int, restart_reasons: tuple[str, ...] = (),
+                      workers_ready: int | None = None) -> str:
     lines: list[str] = []
 
     def header(name: str, kind: str, help_text: str) -> None:
@@ -204,6 +205,9 @@ def render_prometheus(metrics: PoolMetrics, restarts: dict[str, int], workers_al
 
     header("fasthttpd_workers_alive", "gauge", "Worker processes running.")
     lines.append(f"fasthttpd_workers_alive {workers_alive}")
+    if workers_ready is not None:
+        header("fasthttpd_workers_ready", "gauge", "Workers accepting connections.")
+        lines.append(f"fasthttpd_workers_ready {workers_ready}")
     header("fasthttpd_workers_desired", "gauge", "Worker processes the pool keeps.")
     lines.append(f"fasthttpd_workers_desired {workers_desired}")
     return "\n".join(lines) + "\n"

@@ -225,8 +225,12 @@ class WorkerPool:
 
     @property
     def is_ready(self) -> bool:
-        """All desired workers are up (old ones still serving during a reload count)."""
-        return not self.stopping and len(self.serving()) >= self.settings.desired
+        """At least one worker accepts and the pool is not stopping.
+
+        RoadRunner's meaning of ready: the service can take traffic, so a load balancer
+        may send it some. How many workers are up is what /health and the metrics show.
+        """
+        return not self.stopping and bool(self.serving())
 
     # -- decisions ---------------------------------------------------------------
 

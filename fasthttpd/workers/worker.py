@@ -1,7 +1,8 @@
 """A worker process: one complete server on its own event loop, watched by the master.
 
-Theory of operation: the master starts `python -m fasthttpd.workers.worker`, a fresh
-interpreter rather than a fork (nothing of the master is copied: no event loop, no
+Theory of operation: the master starts this module's `main()` in a fresh interpreter
+(with the master's own fasthttpd first on sys.path, see master.WORKER_BOOTSTRAP),
+rather than a fork (nothing of the master is copied: no event loop, no
 half-initialised uvloop, no imported app), passing the listening sockets and the
 write end of a pipe as inherited file descriptors. It writes the handshake on the
 worker's stdin: the worker's copy of the settings (with its own request limit) and
@@ -72,7 +73,9 @@ class Worker:
             code = self.server.run(sockets)
         except Exception as exc:  # the app failed to load, a bind failed...
             self.writer.send({"t": "fatal", "error": describe_failure(exc)})
-            logger.error("worker %d cannot start: %s", os.getpid(), describe_failure(exc))
+            shown = getattr(exc, "traceback", None)  # an AppLoadError's: where the app failed
+            logger.error("worker %d cannot start: %s%s", os.getpid(), describe_failure(exc),
+                         "\n" + shown if shown else "")
             code = STARTUP_FAILED
         finally:
             # The last counts, so that a graceful exit loses no metrics.
@@ -94,7 +97,9 @@ class Worker:
         # Replaces the server's handlers (installed before on_ready) to drain first.
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop_signal)
-        self.writer.send({"t": "ready", "pid": os.getpid()})
+        from fasthttpd.log import running_fasthttpd
+
+        self.writer.send({"t": "ready", "pid": os.getpid(), "fasthttpd": running_fasthttpd()})
         loop.call_later(self.config.worker_heartbeat_interval, self._heartbeat)
 
     def _on_stop_signal(self) -> None:

@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from fasthttpd.http1 import IMPLEMENTATIONS as HTTP1_IMPLEMENTATIONS
+
 ROOT = Path(__file__).resolve().parents[2]
-IMPLEMENTATIONS = ["compiled", "python"]
+# Each server runs compiled, and with FASTHTTPD_NO_EXTENSIONS=1 ("python").
+IMPLEMENTATIONS = list(HTTP1_IMPLEMENTATIONS)
 START_TIMEOUT = 15.0
 
 

@@ -22,7 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench import loadgen  # noqa: E402
+from bench import loadgen, report  # noqa: E402
+from bench.__main__ import RESULTS_DIR, parse_arguments  # noqa: E402
 from bench.apps import HELLO_BODY, JSON_BODY  # noqa: E402
 from bench.probe import Probe, check  # noqa: E402
 from bench.scenarios import BY_KEY  # noqa: E402
@@ -31,14 +32,29 @@ from bench.servers import SERVERS  # noqa: E402
 QUICK_RUN_TIMEOUT = 300  # venv creation on a clean machine plus the two-minute run
 
 
+def tracked_changes() -> str:
+    """`git status` of the tracked files: what a run changed in the checkout."""
+    return subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30, check=True).stdout
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(QUICK_RUN_TIMEOUT + 30)
-def test_quick_run_gives_a_number_for_every_supported_pair(tmp_path: Path) -> None:
-    completed = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+def test_quick_run_gives_a_number_for_every_supported_pair() -> None:
+    before = tracked_changes()
+    completed = subprocess.run([sys.executable, "-m", "bench", "--quick"],
                                cwd=ROOT, capture_output=True, text=True,
                                timeout=QUICK_RUN_TIMEOUT)
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-4000:]
+    # The checkout is as it was (bench/results and the README are tracked), and the
+    # output says where the results went instead, and that speed was not judged.
+    assert tracked_changes() == before
+    wrote = next(line for line in completed.stdout.splitlines() if "; wrote " in line)
+    tmp_path = Path(wrote.split("; wrote ", 1)[1].split(", ")[0]).parent
+    assert ROOT not in tmp_path.parents, tmp_path
+    assert report.QUICK_VERDICT in completed.stdout
+    assert "**met**" not in completed.stdout and "NOT met" not in completed.stdout
 
     results = json.loads((tmp_path / "latest.json").read_text())
     assert (tmp_path / "latest.md").read_text().startswith("# fasthttpd benchmark results")
@@ -139,3 +155,28 @@ def test_validation_rejects_error_statuses(error_server: CheatingServer) -> None
     reason = loadgen.validate(result, min_body_bytes=len(HELLO_BODY), protocol=None)
     assert reason is not None and "non-2xx" in reason
     assert "status 500" in (check(Probe("/", HELLO_BODY), error_server.port, None) or "")
+
+
+# Where results go, and what a quick run says about speed (no run needed).
+def test_quick_run_writes_outside_the_checkout_unless_asked_to_publish() -> None:
+    quick = parse_arguments(["--quick"]).out
+    assert quick.is_dir() and not any(quick.iterdir())
+    assert ROOT not in quick.resolve().parents
+    quick.rmdir()
+    assert parse_arguments(["--quick", "--publish"]).out == RESULTS_DIR
+    assert parse_arguments([]).out == RESULTS_DIR
+    assert parse_arguments(["--quick", "--out", "/tmp/x"]).out == Path("/tmp/x")
+
+
+def test_quick_results_give_no_speed_verdict() -> None:
+    # The published full run, read back as if it had been a quick one.
+    results = json.loads((RESULTS_DIR / "latest.json").read_text())
+    full_verdicts = {t["status"] for t in report.evaluate_targets(results)}
+    assert full_verdicts & {"met", "not met"}  # a full run judges
+    assert "vs uvicorn" in report.throughput_table(results)
+    results["settings"]["quick"] = True
+    assert {t["status"] for t in report.evaluate_targets(results)} == {"not judged"}
+    results["targets"] = report.evaluate_targets(results)
+    assert report.targets_list(results) == report.QUICK_VERDICT
+    assert "vs " not in report.throughput_table(results)
+    assert "**met**" not in report.markdown(results, None)

@@ -327,6 +327,24 @@ def test_serves_the_demo_app_by_default_and_stops_on_sigterm(tmp_path):
     assert '"GET /hello HTTP/1.1" 200 13' in command.stdout  # the access log, on stdout
 
 
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_startup_lines_say_what_runs_where_and_how_to_stop(tmp_path, impl):
+    env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
+    command = Command(tmp_path, ["fasthttpd.demo:app", "--port", "0"], env=env)
+    try:
+        url = command.wait_listening()
+        deadline = time.monotonic() + START_TIMEOUT
+        while "to stop" not in command.stderr and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        command.stop()
+    shown = "compiled" if impl == "compiled" else "pure Python"
+    assert f"fasthttpd 0.1.0 ({shown}) from {REPO_ROOT / 'fasthttpd'}" in command.stderr
+    assert "running the app 'fasthttpd.demo:app'" in command.stderr
+    assert f"listening on {url}" in command.stderr
+    assert "press Ctrl+C or send SIGTERM to stop" in command.stderr
+
+
 def test_explicit_app_and_json_access_log(tmp_path):
     command = Command(tmp_path, ["fasthttpd.demo:app", "--port", "0", "--access-log-json"])
     try:
@@ -387,6 +405,18 @@ def test_wrong_app_path_is_one_line_and_exit_code_1(tmp_path):
         f"starts with the app directory {str(REPO_ROOT)!r})\n")
 
 
+def test_app_that_raises_while_importing_shows_where(tmp_path):
+    (tmp_path / "broken_app_xyz.py").write_text("import os\n\nratio = 1 / 0\n")
+    command = Command(tmp_path, ["broken_app_xyz:app", "--app-dir", str(tmp_path)])
+    assert command.wait_exit() == 1
+    location = f'File "{tmp_path / "broken_app_xyz.py"}", line 3, in <module>'
+    lines = command.stderr.splitlines()
+    assert lines[0] == "Traceback (most recent call last):"
+    assert location in command.stderr
+    assert lines[-1] == ("fasthttpd: error: error while importing 'broken_app_xyz': "
+                         f"ZeroDivisionError: division by zero ({location})")
+
+
 def test_busy_port_is_one_line_and_exit_code_1(tmp_path):
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -427,6 +457,135 @@ def test_workers_option_hands_over_to_the_worker_pool(tmp_path):
         exit_code = command.stop()
     assert exit_code == 0
     assert "worker" in command.stderr
+
+
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_http2_only_on_cleartext_refuses_http1_and_serves_prior_knowledge(tmp_path, impl):
+    env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
+    command = Command(tmp_path, ["--port", "0", "--http", "2", "--no-access-log"], env=env)
+    try:
+        url = command.wait_listening()
+        port = int(url.rsplit(":", 1)[1])
+        for request in (b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
+                        b"PUT /hello HTTP/1.1\r\nHost: x\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", port), timeout=5.0) as sock:
+                sock.sendall(request)
+                answer = b""
+                while chunk := sock.recv(65536):  # until the server closes
+                    answer += chunk
+            assert answer.startswith(b"HTTP/1.1 505 HTTP Version Not Supported\r\n")
+            assert b"connection: close" in answer and b"HTTP/2 only" in answer
+        with httpx.Client(http1=False, http2=True, timeout=5.0) as client:
+            response = client.get(url + "/hello")
+        assert (response.http_version, response.text) == ("HTTP/2", "Hello, world!")
+        # An h2c upgrade starts as HTTP/1.1: refused too.
+        upgrade = httpx.get(url + "/hello", headers={"Upgrade": "h2c", "Connection":
+                            "Upgrade, HTTP2-Settings", "HTTP2-Settings": "AAMAAABkAAQAoAAA"},
+                            timeout=5.0)
+        assert upgrade.status_code == 505
+    finally:
+        command.stop()
+
+
+# uvicorn's options, end to end.
+
+def test_header_option_reaches_http1_and_http2_responses(tmp_path):
+    command = Command(tmp_path, ["--port", "0", "--no-access-log", "--header",
+                                 "X-Served-By: edge-1", "--header", "Server: my-edge"])
+    try:
+        url = command.wait_listening()
+        for http2 in (False, True):
+            with httpx.Client(http1=not http2, http2=http2, timeout=5.0) as client:
+                response = client.get(url + "/hello")
+            assert response.text == "Hello, world!"
+            assert response.headers.get_list("x-served-by") == ["edge-1"]
+            assert response.headers.get_list("server") == ["my-edge"]  # instead of ours
+            assert "date" in response.headers
+    finally:
+        command.stop()
+
+
+def test_env_file_is_loaded_before_the_app_is_imported(tmp_path):
+    (tmp_path / "env_app_xyz.py").write_text(
+        "import os\n"
+        "GREETING = os.environ['GREETING_XYZ']  # read at import time\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': GREETING.encode()})\n")
+    (tmp_path / ".env").write_text('export GREETING_XYZ="hello from .env"\n')
+    for workers in ("1", "2"):
+        command = Command(tmp_path, ["env_app_xyz:app", "--app-dir", str(tmp_path),
+                                     "--env-file", str(tmp_path / ".env"), "--port", "0",
+                                     "--workers", workers, "--no-access-log"])
+        try:
+            url = command.wait_listening()
+            assert httpx.get(url + "/", timeout=5.0).text == "hello from .env"
+        finally:
+            command.stop()
+
+
+def test_reload_without_watchfiles_exits_with_its_error(tmp_path):
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "watchfiles.py").write_text("raise ImportError(\"No module named 'watchfiles'\")\n")
+    command = Command(tmp_path, ["--reload", "--port", "0"],
+                      env={"PYTHONPATH": f"{hidden}{os.pathsep}{REPO_ROOT}"})
+    assert command.wait_exit() == 1
+    assert command.stderr == (
+        "fasthttpd: error: --reload needs watchfiles: pip install 'fasthttpd[reload]' "
+        "(No module named 'watchfiles')\n")
+
+
+def test_asgi2_app_is_served_with_interface_auto(tmp_path):
+    (tmp_path / "asgi2_app_xyz.py").write_text(
+        "class App:\n"
+        "    def __init__(self, scope):\n"
+        "        self.scope = scope\n"
+        "    async def __call__(self, receive, send):\n"
+        "        await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "        await send({'type': 'http.response.body', 'body': b'asgi2 ' +\n"
+        "                    self.scope['path'].encode()})\n")
+    command = Command(tmp_path, ["asgi2_app_xyz:App", "--app-dir", str(tmp_path), "--port", "0",
+                                 "--no-access-log"])
+    try:
+        url = command.wait_listening()
+        assert httpx.get(url + "/there", timeout=5.0).text == "asgi2 /there"
+    finally:
+        command.stop()
+
+
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_reset_contextvars_is_what_fasthttpd_always_does(tmp_path, impl):
+    # uvicorn's --reset-contextvars: no request sees what the lifespan or an earlier
+    # request on the same connection set.
+    (tmp_path / "context_app_xyz.py").write_text(
+        "import contextvars\n"
+        "var = contextvars.ContextVar('var', default='unset')\n"
+        "async def app(scope, receive, send):\n"
+        "    if scope['type'] == 'lifespan':\n"
+        "        while True:\n"
+        "            message = await receive()\n"
+        "            if message['type'] == 'lifespan.startup':\n"
+        "                var.set('lifespan')\n"
+        "                await send({'type': 'lifespan.startup.complete'})\n"
+        "            else:\n"
+        "                await send({'type': 'lifespan.shutdown.complete'})\n"
+        "                return\n"
+        "    seen = var.get()\n"
+        "    var.set('request')\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': seen.encode()})\n")
+    env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
+    command = Command(tmp_path, ["context_app_xyz:app", "--app-dir", str(tmp_path), "--port",
+                                 "0", "--no-access-log", "--reset-contextvars"], env=env)
+    try:
+        url = command.wait_listening()
+        with httpx.Client(timeout=5.0) as client:  # one keep-alive connection
+            assert [client.get(url + "/").text for _ in range(3)] == ["unset"] * 3
+    finally:
+        command.stop()
 
 
 def test_demo_page_names_http2_when_the_client_speaks_it(tmp_path):

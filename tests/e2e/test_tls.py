@@ -6,10 +6,12 @@ Certificates come from trustme, generated at test time.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +128,11 @@ def test_plain_http_to_the_tls_port(pki: Pki, tls_server: RunningServer) -> None
         assert client.get(f"{tls_server.url}/").status_code == 200
     log = tls_server.log()
     assert "Traceback" not in log and " ERROR " not in log
+    # Logged at debug (the server runs with --log-level debug), with OpenSSL's reason:
+    # plain HTTP where a ClientHello belongs.
+    failures = re.findall(r" DEBUG TLS handshake failed: (.*)", log)
+    assert any("HTTP_REQUEST" in reason or "http request" in reason for reason in failures), \
+        log
 
 
 def test_http1_only_offers_http11(pki: Pki) -> None:
@@ -195,3 +202,50 @@ def test_handshake_failures_are_logged_at_debug(caplog: pytest.LogCaptureFixture
     # Everything else still reaches asyncio's default handler (logged as an error).
     others = [r for r in caplog.records if "something else broke" in r.getMessage()]
     assert others and others[0].levelno == logging.ERROR
+
+
+# Certificates and keys that cannot work: one line that says what is wrong.
+def run_command(*args: str) -> subprocess.CompletedProcess[str]:
+    from tests.e2e.conftest import ROOT, server_env
+
+    return subprocess.run([sys.executable, "-m", "fasthttpd", "--port", "0", *args],
+                          capture_output=True, text=True, timeout=30, cwd=ROOT,
+                          env=server_env("compiled"))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_certificate_without_its_key_says_so(pki: Pki, workers: str) -> None:
+    result = run_command("--ssl-certfile", str(pki.cert_file), "--workers", workers)
+    assert result.returncode == 1
+    assert result.stderr == (f"fasthttpd: error: TLS: {pki.cert_file} holds a certificate but "
+                             "no private key; give the key with --ssl-keyfile\n")
+
+
+def test_key_that_does_not_match_the_certificate_says_so(pki: Pki, tmp_path: Path) -> None:
+    other_key = tmp_path / "other.key"
+    pki.ca.issue_cert("127.0.0.1").private_key_pem.write_to_path(str(other_key))
+    result = run_command("--ssl-certfile", str(pki.cert_file), "--ssl-keyfile", str(other_key))
+    assert result.returncode == 1
+    assert result.stderr == (f"fasthttpd: error: TLS: the private key in {other_key} does not "
+                             f"match the certificate in {pki.cert_file}\n")
+
+
+def test_key_file_that_holds_no_key_says_so(pki: Pki) -> None:
+    result = run_command("--ssl-certfile", str(pki.cert_file), "--ssl-keyfile",
+                         str(pki.ca_file))
+    assert result.returncode == 1
+    assert result.stderr == (f"fasthttpd: error: TLS: {pki.ca_file} holds no PEM private key "
+                             "(--ssl-keyfile)\n")
+
+
+def test_ssl_version_5_is_tls12_only(pki: Pki) -> None:
+    import dataclasses
+
+    from fasthttpd.config import Config
+    from fasthttpd.tls import create_ssl_context
+
+    config = dataclasses.replace(Config(), ssl_certfile=str(pki.cert_file),
+                                 ssl_keyfile=str(pki.key_file))
+    assert create_ssl_context(config).maximum_version == ssl.TLSVersion.MAXIMUM_SUPPORTED
+    tls12 = create_ssl_context(dataclasses.replace(config, ssl_version=5))
+    assert tls12.maximum_version == ssl.TLSVersion.TLSv1_2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -116,13 +117,14 @@ class Pool:
 
 @contextmanager
 def run_pool(*args: str, app: str = "workers_pid:app", app_dir: Path = APPS,
-             workers: int = 2, wait: bool = True,
-             env: dict[str, str] | None = None) -> Iterator[Pool]:
+             workers: int = 2, wait: bool = True, env: dict[str, str] | None = None,
+             cwd: Path = ROOT, python_flags: tuple[str, ...] = ()) -> Iterator[Pool]:
     """Start `python -m fasthttpd APP --workers N --admin-port P ...` and wait for /ready."""
     port, admin_port = free_port(), free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="fasthttpd-workers-", suffix=".log",
                                            delete=False)
-    cmd = [sys.executable, "-m", "fasthttpd", app, "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, *python_flags, "-m", "fasthttpd", app, "--host", "127.0.0.1",
+           "--port", str(port),
            "--app-dir", str(app_dir), "--workers", str(workers), "--no-access-log",
            "--admin-port", str(admin_port), "--worker-heartbeat-interval", "0.2",
            "--timeout-graceful-shutdown", "5", *args]
@@ -130,7 +132,7 @@ def run_pool(*args: str, app: str = "workers_pid:app", app_dir: Path = APPS,
     child_env["PYTHONPATH"] = str(ROOT) + os.pathsep + child_env.get("PYTHONPATH", "")
     child_env.update(env or {})
     proc = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, env=child_env,
-                            cwd=ROOT)
+                            cwd=cwd)
     pool = Pool(proc, port, admin_port, Path(log_file.name))
     try:
         if wait:
@@ -258,18 +260,34 @@ def test_metrics_count_known_traffic_and_app_errors_reach_the_master() -> None:
         assert pool.stop() == 0
 
 
-def test_ready_is_503_until_every_worker_is_up() -> None:
-    # Workers that need 2 s to become ready: a module that sleeps at import.
+def test_ready_is_200_as_soon_as_one_worker_accepts() -> None:
+    # The first worker to import the module starts at once; the other sleeps 6 s.
     with tempfile.TemporaryDirectory() as app_dir:
-        Path(app_dir, "workers_slow_start.py").write_text(
-            "import time\ntime.sleep(2)\nfrom workers_pid import app\n")
-        with run_pool(app="workers_slow_start:app", app_dir=Path(app_dir), wait=False,
+        Path(app_dir, "workers_one_slow.py").write_text(
+            "import os, time\n"
+            "try:\n"
+            "    os.close(os.open(os.path.join(os.path.dirname(__file__), 'first'),\n"
+            "                     os.O_CREAT | os.O_EXCL))\n"
+            "except FileExistsError:\n"
+            "    time.sleep(6)\n"
+            "from workers_pid import app\n")
+        with run_pool(app="workers_one_slow:app", app_dir=Path(app_dir), wait=False,
                       env={"PYTHONPATH": f"{ROOT}{os.pathsep}{APPS}"}) as pool:
-            response = wait_for(lambda: _admin_or_none(pool, "/ready"), 10.0, "the admin port")
-            assert response.status_code == 503  # type: ignore[union-attr]
-            assert pool.admin("/health").status_code == 200
-            pool.wait_ready()
-            assert pool.admin("/ready").status_code == 200
+            wait_for(lambda: _admin_or_none(pool, "/health"), 10.0, "the admin port")
+            ready = wait_for(lambda: (r := _admin_or_none(pool, "/ready")) is not None
+                             and r.status_code == 200 and r, 10.0, "/ready 200")
+            # One of two workers is up: ready, and /health and the metrics say how many.
+            assert ready.text == "1/2 workers ready\n"  # type: ignore[union-attr]
+            assert pool.admin("/health").text == "ok: 1/2 workers ready\n"
+            assert sample(pool.metrics(), "fasthttpd_workers_ready") == 1
+            assert pool.get("/").status_code == 200
+            wait_for(lambda: sample(pool.metrics(), "fasthttpd_workers_ready") == 2, 15.0,
+                     "the slow worker")
+            assert pool.admin("/health").text == "ok: 2/2 workers ready\n"
+            pool.signal(signal.SIGTERM)
+            # Stopping: not ready any more, while the master still answers.
+            wait_for(lambda: (r := _admin_or_none(pool, "/ready")) is None
+                     or r.status_code == 503, 10.0, "/ready 503 (or gone) on stop")
 
 
 def _admin_or_none(pool: Pool, path: str) -> httpx.Response | None:
@@ -344,6 +362,38 @@ def test_crash_loop_exits_non_zero_with_the_cause(app: str) -> None:
         crash_line = next(line for line in log.splitlines() if "crash loop" in line)
         assert "exit code" in crash_line
         assert cause in log[log.index(crash_line):], log
+
+
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_workers_run_the_masters_fasthttpd_not_a_source_tree_in_the_working_directory(
+        impl: str, tmp_path: Path) -> None:
+    # A fasthttpd checkout without compiled modules in the working directory, as when
+    # running from a clone. The master (python -P: the working directory is not put on
+    # sys.path, as for the installed `fasthttpd` command) runs the tested package.
+    shutil.copytree(ROOT / "fasthttpd", tmp_path / "fasthttpd",
+                    ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
+    env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
+    if impl == "compiled" and not list((ROOT / "fasthttpd").glob("_parser.*.so")):
+        pytest.fail("the compiled modules are not built: python setup.py build_ext --inplace")
+    with run_pool("--log-level", "info", app="which_fasthttpd:app", workers=2, cwd=tmp_path,
+                  python_flags=("-P",), env=env) as pool:
+        answers = {}
+        deadline = time.monotonic() + 10.0
+        while len(answers) < 2 and time.monotonic() < deadline:
+            answer = httpx.get(pool.url + "/", headers={"connection": "close"},
+                               timeout=REQUEST_TIMEOUT).json()
+            answers[answer["pid"]] = answer
+        assert len(answers) == 2, "both workers answered"
+        for answer in answers.values():
+            assert answer["file"] == str(ROOT / "fasthttpd" / "__init__.py")
+            assert answer["implementation"] == impl
+        log = pool.log()
+    shown = "compiled" if impl == "compiled" else "pure Python"
+    assert f"fasthttpd 0.1.0 ({shown}) from {ROOT / 'fasthttpd'}" in log
+    assert "running the app 'which_fasthttpd:app'" in log
+    assert f"worker(s) serving http://127.0.0.1:{pool.port}" in log
+    assert "press Ctrl+C or send SIGTERM to stop" in log
+    assert "not the master's" not in log
 
 
 # -- recycling -------------------------------------------------------------------

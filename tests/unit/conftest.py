@@ -5,31 +5,52 @@ pure-Python fallback (imported directly, not through `fasthttpd.http1`, so that
 both run in one session). `parse_events` feeds a byte string whole, byte by byte, and
 followed by trailing bytes, checks that the three agree, and returns the events
 in a normalized form (consecutive body chunks joined) that is easy to compare.
+
+With FASTHTTPD_NO_EXTENSIONS=1 (.ci/run runs the unit suite so once more) nothing
+compiled can be imported: `pytest_collection_modifyitems` deselects the compiled
+implementation's cases and the tests marked `compiled` (those that compare it with
+the fallback), and everything else runs on the modules compiled from Python, as
+plain Python.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+from fasthttpd.http1 import IMPLEMENTATIONS
+
 # A complete, valid request used as the "trailing bytes" after the input.
 NEXT_REQUEST = b"GET /next HTTP/1.1\r\nHost: next.example\r\n\r\n"
 
-_IMPLEMENTATIONS = {
-    "compiled": "fasthttpd._parser",
-    "python": "fasthttpd.http1.fallback_parser",
-}
+NO_EXTENSIONS = os.environ.get("FASTHTTPD_NO_EXTENSIONS") == "1"
 
 
-@pytest.fixture(params=list(_IMPLEMENTATIONS), ids=list(_IMPLEMENTATIONS))
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not NO_EXTENSIONS:
+        return
+    selected, deselected = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        compiled_case = callspec is not None and "compiled" in callspec.id.split("-")
+        if compiled_case or item.get_closest_marker("compiled") is not None:
+            deselected.append(item)
+        else:
+            selected.append(item)
+    config.hook.pytest_deselected(items=deselected)
+    items[:] = selected
+
+
+@pytest.fixture(params=list(IMPLEMENTATIONS), ids=list(IMPLEMENTATIONS))
 def parser_module(request: pytest.FixtureRequest) -> ModuleType:
     # An ImportError here is a failure, not a skip: both implementations must exist
     # (build the compiled one with `python setup.py build_ext --inplace`).
-    return importlib.import_module(_IMPLEMENTATIONS[request.param])
+    return importlib.import_module(IMPLEMENTATIONS[request.param][0])
 
 
 def normalize(module: ModuleType, events: Iterable[Any]) -> list[tuple]:

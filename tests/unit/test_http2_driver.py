@@ -70,7 +70,7 @@ class Peer:
         self.conn = StubConnection()
         if on_message is None:
             on_message = AsgiHandler(self.state, app or hello_app)
-        self.driver.setup(self.client, on_message, self.conn.write, self.conn)
+        self.driver.setup(self.client, on_message, self.conn)
         self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding=None))
         self.events: list[Any] = []
         if start:

@@ -139,16 +139,33 @@ def test_submodule_of_missing_package_is_reported_as_not_found(app_dir):
 
 
 def test_missing_import_inside_the_app_is_not_mistaken_for_a_missing_app(app_dir):
-    name = write_module(app_dir, "import not_installed_dependency_xyz\napp = None\n")
+    name = write_module(app_dir, "x = 1\nimport not_installed_dependency_xyz\napp = None\n")
     assert error_of(f"{name}:app", app_dir) == (
         f"error while importing {name!r}: ModuleNotFoundError: "
-        "No module named 'not_installed_dependency_xyz'")
+        "No module named 'not_installed_dependency_xyz' "
+        f'(File "{app_dir / name}.py", line 2, in <module>)')
 
 
-def test_exception_raised_while_importing_shows_its_first_line(app_dir):
-    name = write_module(app_dir, "raise RuntimeError('bad settings\\nmore detail')\n")
+def test_exception_raised_while_importing_shows_its_first_line_and_where(app_dir):
+    name = write_module(app_dir, "x = 1\nraise RuntimeError('bad settings\\nmore detail')\n")
     assert error_of(f"{name}:app", app_dir) == (
-        f"error while importing {name!r}: RuntimeError: bad settings")
+        f"error while importing {name!r}: RuntimeError: bad settings "
+        f'(File "{app_dir / name}.py", line 2, in <module>)')
+
+
+def test_import_error_names_the_innermost_frame_and_keeps_the_traceback(app_dir):
+    helper = write_module(app_dir, "def connect():\n    return {}['DATABASE_URL']\n")
+    name = write_module(app_dir, f"import {helper}\n\n{helper}.connect()\n")
+    with pytest.raises(AppLoadError) as info:
+        load(f"{name}:app", app_dir)
+    assert str(info.value).endswith(
+        f"KeyError: 'DATABASE_URL' (File \"{app_dir / helper}.py\", line 2, in connect)")
+    shown = info.value.traceback
+    assert shown is not None and shown.startswith("Traceback (most recent call last):")
+    assert f'File "{app_dir / name}.py", line 3, in <module>' in shown
+    assert f'File "{app_dir / helper}.py", line 2, in connect' in shown
+    assert "importlib" not in shown and "importer.py" not in shown
+    assert shown.endswith("KeyError: 'DATABASE_URL'")
 
 
 def test_syntax_error_names_the_file_and_line(app_dir):
@@ -176,17 +193,95 @@ def test_not_callable(app_dir):
         f"'{name}:not_callable' (int) is not callable, so it is not an ASGI application")
 
 
-def test_asgi2_class_is_rejected_with_a_hint(app_dir):
+def test_asgi2_class_is_rejected_with_a_hint_when_asgi3_is_asked_for(app_dir):
     name = write_module(app_dir, ASGI3_MODULE)
-    message = error_of(f"{name}:Asgi2", app_dir)
+    message = error_of(f"{name}:Asgi2", app_dir, interface="asgi3")
     assert "looks like an ASGI 2 application" in message
-    assert "guarantee_single_callable" in message
+    assert message.endswith("serve it with --interface asgi2 (or auto)")
 
 
-def test_asgi2_function_is_rejected_with_a_hint(app_dir):
+def test_asgi2_function_is_rejected_with_a_hint_when_asgi3_is_asked_for(app_dir):
     name = write_module(app_dir, ASGI3_MODULE)
     assert "takes one argument, which looks like an ASGI 2 application" in error_of(
-        f"{name}:asgi2_function", app_dir)
+        f"{name}:asgi2_function", app_dir, interface="asgi3")
+
+
+def run_http(app) -> list[dict]:
+    """Call an ASGI 3 app with one GET and return what it sent."""
+    import asyncio
+
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app({"type": "http", "path": "/"}, receive, send))
+    return sent
+
+
+ASGI2_MODULE = """
+    class Asgi2:
+        def __init__(self, scope):
+            self.scope = scope
+
+        async def __call__(self, receive, send):
+            body = ("class " + self.scope["path"]).encode()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": body})
+
+    def asgi2_function(scope):
+        async def instance(receive, send):
+            await send({"type": "http.response.start", "status": 201, "headers": []})
+            await send({"type": "http.response.body", "body": b"function"})
+        return instance
+
+    class Asgi2Callable:
+        def __call__(self, scope):
+            return asgi2_function(scope)
+
+    asgi2_instance = Asgi2Callable()
+
+    def sync_asgi3(scope, receive, send):
+        return asgi3(scope, receive, send)
+
+    async def asgi3(scope, receive, send):
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b"asgi3"})
+"""
+
+
+@pytest.mark.parametrize("attribute, interface, status, body", [
+    ("Asgi2", "auto", 200, b"class /"),
+    ("Asgi2", "asgi2", 200, b"class /"),
+    ("asgi2_function", "auto", 201, b"function"),
+    ("asgi2_function", "asgi2", 201, b"function"),
+    ("asgi2_instance", "auto", 201, b"function"),
+    # uvicorn's rule would call a plain function ASGI 2; taking three arguments, it is not.
+    ("sync_asgi3", "auto", 202, b"asgi3"),
+    ("asgi3", "auto", 202, b"asgi3"),
+])
+def test_asgi2_apps_are_wrapped_as_uvicorn_does(app_dir, attribute, interface, status, body):
+    name = write_module(app_dir, ASGI2_MODULE)
+    sent = run_http(load(f"{name}:{attribute}", app_dir, interface=interface))
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert (sent[0]["status"], sent[1]["body"]) == (status, body)
+
+
+def test_header_option_adds_headers_before_the_apps_own(app_dir):
+    name = write_module(app_dir, ASGI2_MODULE)
+    app = load(f"{name}:asgi3", app_dir, header=("X-Served-By: edge 1", "Cache-Control:no-store"))
+    sent = run_http(app)
+    assert sent[0]["headers"] == [(b"x-served-by", b"edge 1"), (b"cache-control", b"no-store")]
+    assert sent[1]["body"] == b"asgi3"
+
+
+def test_without_header_or_asgi2_the_app_is_called_directly(app_dir):
+    name = write_module(app_dir, ASGI2_MODULE)
+    app = load(f"{name}:asgi3", app_dir)
+    assert app is sys.modules[name].asgi3
 
 
 def test_factory_without_the_flag_suggests_it(app_dir):
@@ -204,7 +299,8 @@ def test_wrong_signature(app_dir):
 def test_factory_that_raises(app_dir):
     name = write_module(app_dir, ASGI3_MODULE)
     assert error_of(f"{name}:broken_factory", app_dir, factory=True) == (
-        f"factory '{name}:broken_factory' raised RuntimeError: database unreachable")
+        f"factory '{name}:broken_factory' raised RuntimeError: database unreachable "
+        f'(File "{app_dir / name}.py", line 21, in broken_factory)')
 
 
 def test_factory_that_is_not_callable(app_dir):

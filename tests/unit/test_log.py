@@ -172,3 +172,84 @@ def test_lines_written_directly_and_through_logging_look_the_same(capsys):
     timestamp = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} "
     assert re.sub(timestamp, "", direct) == re.sub(timestamp, "", via_logging) != ""
     assert re.match(timestamp, direct) and re.match(timestamp, via_logging)
+
+
+# --log-config and --use-colors (uvicorn's options).
+
+def test_log_config_json_is_applied_on_top(tmp_path, capsys):
+    log_file = tmp_path / "server.log"
+    path = tmp_path / "logging.json"
+    path.write_text(json.dumps({
+        "version": 1, "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "[%(name)s] %(levelname)s %(message)s"}},
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": str(log_file),
+                              "formatter": "plain"}},
+        "loggers": {"fasthttpd.error": {"handlers": ["file"], "level": "DEBUG",
+                                        "propagate": False}},
+    }))
+    configure_logging(config(log_config=str(path)))
+    logging.getLogger("fasthttpd.error").debug("to the file")
+    for handler in logging.getLogger("fasthttpd.error").handlers:
+        handler.flush()
+    assert log_file.read_text() == "[fasthttpd.error] DEBUG to the file\n"
+    assert capsys.readouterr().err == ""  # the config replaced the stderr handler
+
+
+def test_log_config_ini_is_file_config(tmp_path, capsys):
+    path = tmp_path / "logging.ini"
+    path.write_text(
+        "[loggers]\nkeys=root,error\n[handlers]\nkeys=out\n[formatters]\nkeys=short\n"
+        "[logger_root]\nhandlers=\n[logger_error]\nqualname=fasthttpd.error\nhandlers=out\n"
+        "level=WARNING\npropagate=0\n"
+        "[handler_out]\nclass=StreamHandler\nargs=(sys.stdout,)\nformatter=short\n"
+        "[formatter_short]\nformat=INI %(levelname)s %(message)s\n")
+    configure_logging(config(log_config=str(path)))
+    logging.getLogger("fasthttpd.error").info("hidden")
+    logging.getLogger("fasthttpd.error").warning("shown")
+    assert capsys.readouterr().out == "INI WARNING shown\n"
+
+
+def test_log_config_yaml(tmp_path, capsys):
+    pytest.importorskip("yaml", reason="PyYAML is in the test extra")
+    path = tmp_path / "logging.yaml"
+    path.write_text(
+        "version: 1\ndisable_existing_loggers: false\n"
+        "formatters: {short: {format: 'YAML %(message)s'}}\n"
+        "handlers: {out: {class: logging.StreamHandler, stream: ext://sys.stdout, "
+        "formatter: short}}\n"
+        "loggers: {fasthttpd.access: {handlers: [out], level: INFO, propagate: false}}\n")
+    configure_logging(config(log_config=str(path)))
+    logging.getLogger("fasthttpd.access").info("a line")
+    assert capsys.readouterr().out == "YAML a line\n"
+
+
+def test_log_config_yaml_without_pyyaml_says_so(tmp_path, monkeypatch):
+    path = tmp_path / "logging.yml"
+    path.write_text("version: 1\n")
+    monkeypatch.setitem(__import__("sys").modules, "yaml", None)  # import yaml fails
+    with pytest.raises(ValueError) as info:
+        configure_logging(config(log_config=str(path)))
+    assert str(info.value) == (f"--log-config: {path} is YAML, which needs PyYAML: "
+                               "pip install pyyaml")
+
+
+def test_broken_log_config_is_one_line(tmp_path):
+    path = tmp_path / "logging.json"
+    path.write_text('{"version": 1, "handlers": {"x": {"class": "no.such.Handler"}}}')
+    with pytest.raises(ValueError) as info:
+        configure_logging(config(log_config=str(path)))
+    assert str(info.value).startswith(f"--log-config: cannot apply {path}: ")
+    assert "\n" not in str(info.value)
+
+
+def test_use_colors_colors_the_level_name(capsys):
+    configure_logging(config(use_colors=True))
+    logging.getLogger("fasthttpd.error").warning("careful")
+    assert "\x1b[33mWARNING\x1b[0m careful" in capsys.readouterr().err
+    configure_logging(config(use_colors=False))
+    logging.getLogger("fasthttpd.error").warning("careful")
+    assert " WARNING careful" in capsys.readouterr().err
+    # Not set: colors only on a terminal, and pytest's capture is not one.
+    configure_logging(config())
+    logging.getLogger("fasthttpd.error").warning("careful")
+    assert "\x1b[" not in capsys.readouterr().err

@@ -29,10 +29,26 @@ STUBS = {
 }
 
 
-# The .pyx modules, then the hot-path modules compiled from their Python sources
-# (each has a .pxd beside it).
-COMPILED = ["_parser", "_serializer", "asgi", "client", "driver", "state", "http1.driver",
-            "http1.events"]
+
+
+def compiled_modules() -> list[str]:
+    """What setup.py compiles, found the way it finds it, in the imported package (the
+    sources and .pxd files ship with it): every .pyx, and every .py with a .pxd beside it.
+    Names relative to the package ("http1.driver")."""
+    sources = [path for path in PACKAGE_DIR.rglob("*.pyx")]
+    sources += [path for path in PACKAGE_DIR.rglob("*.py") if path.with_suffix(".pxd").is_file()]
+    return sorted(".".join(path.relative_to(PACKAGE_DIR).with_suffix("").parts)
+                  for path in sources)
+
+
+COMPILED = compiled_modules()
+CODECS = sorted(".".join(path.relative_to(PACKAGE_DIR).with_suffix("").parts)
+                for path in PACKAGE_DIR.rglob("*.pyx"))
+
+
+def test_the_known_compiled_modules_are_found():
+    assert {"_parser", "_serializer", "asgi", "driver", "http1.driver",
+            "http1.events"} <= set(COMPILED)
 
 
 def module_file(name: str, no_extensions: bool) -> Path:
@@ -55,18 +71,21 @@ def test_compiled_extension_is_part_of_the_imported_package(name):
     assert path.suffix in (".so", ".pyd"), f"{path.name} is not a compiled extension"
 
 
-@pytest.mark.parametrize("name", ["py.typed", "_parser.pyi", "_serializer.pyi"])
+# A compiled codec (.pyx) has a typing stub beside it; modules compiled from Python
+# are their own stubs.
+@pytest.mark.parametrize("name", ["py.typed"] + [codec.replace(".", "/") + ".pyi"
+                                                 for codec in CODECS])
 def test_typing_files_ship_with_the_package(name):
     assert (PACKAGE_DIR / name).is_file()
 
 
 def test_compiled_implementation_is_selected_by_default():
-    # The suite tests both implementations itself and sets FASTHTTPD_NO_EXTENSIONS
-    # only for the processes it starts: run it without that variable.
-    from fasthttpd import http1
-
-    assert http1.IMPLEMENTATION == "compiled"
-    assert http1.serializer is importlib.import_module("fasthttpd._serializer")
+    code = ("import fasthttpd.http1 as h; "
+            "print(h.IMPLEMENTATION, h.serializer.__name__, h.parser.__name__)")
+    env = {key: value for key, value in os.environ.items() if key != "FASTHTTPD_NO_EXTENSIONS"}
+    completed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                               text=True, timeout=60, check=True)
+    assert completed.stdout.split() == ["compiled", "fasthttpd._serializer", "fasthttpd._parser"]
 
 
 def test_no_extensions_switch_selects_the_fallback():
@@ -80,7 +99,7 @@ def test_no_extensions_switch_selects_the_fallback():
     ]
 
 
-@pytest.mark.parametrize("name", [name for name in COMPILED if not name.startswith("_")])
+@pytest.mark.parametrize("name", [name for name in COMPILED if name not in CODECS])
 def test_no_extensions_switch_imports_compiled_modules_from_source(name):
     assert module_file(name, no_extensions=True).suffix == ".py"
 
@@ -115,7 +134,8 @@ def stub_names(stub: str) -> tuple[dict[str, list[str]], set[str], set[str]]:
 
 @pytest.mark.parametrize(
     ("stub", "module_name"),
-    [(stub, module) for stub, modules in STUBS.items() for module in modules],
+    [pytest.param(stub, module, marks=[pytest.mark.compiled] if module == modules[0] else [])
+     for stub, modules in STUBS.items() for module in modules],
 )
 def test_runtime_module_follows_its_stub(stub, module_name):
     module = importlib.import_module(module_name)

@@ -32,7 +32,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fasthttpd.http1 import fallback_parser
+from fasthttpd.http1 import IMPLEMENTATIONS
 
 HYPOTHESIS_SETTINGS = settings(
     max_examples=300,
@@ -43,9 +43,9 @@ HYPOTHESIS_SETTINGS = settings(
 _OWS = b" \t"
 
 
-def _both_modules() -> tuple[ModuleType, ModuleType]:
+def _both_modules() -> list[ModuleType]:
     # As in conftest.py: a missing compiled parser is a failure, not a skip.
-    return importlib.import_module("fasthttpd._parser"), fallback_parser
+    return [importlib.import_module(parser) for parser, _ in IMPLEMENTATIONS.values()]
 
 
 # ---------------------------------------------------------------------------
@@ -611,6 +611,7 @@ def test_single_byte_changes_we_accept_httptools_accepts(parser_module: ModuleTy
         check_what_we_accept_httptools_accepts(parser_module, raw)
 
 
+@pytest.mark.compiled  # compares the compiled parser with the fallback
 @pytest.mark.parametrize("sample", list(SWEEP_SAMPLES))
 def test_single_byte_changes_same_outcome_in_both_parsers(sample: str) -> None:
     for raw in single_byte_changes(SWEEP_SAMPLES[sample]):
@@ -671,6 +672,7 @@ def _any_input(draw: st.DrawFn) -> bytes:
 any_input = _any_input()
 
 
+@pytest.mark.compiled  # compares the compiled parser with the fallback
 @HYPOTHESIS_SETTINGS
 @given(raw=any_input, limits=limits, cuts=cut_points)
 def test_compiled_and_python_parsers_agree(raw: bytes, limits: dict[str, int],
@@ -696,6 +698,7 @@ COMBINATION_BASES = {
 }
 
 
+@pytest.mark.compiled  # compares the compiled parser with the fallback
 @pytest.mark.parametrize("base", list(COMBINATION_BASES))
 def test_header_combinations_same_outcome_in_both_parsers(base: str) -> None:
     request = COMBINATION_BASES[base]
@@ -730,6 +733,7 @@ LIMIT_RANGES = {
 }
 
 
+@pytest.mark.compiled  # compares the compiled parser with the fallback
 @pytest.mark.parametrize("sample", list(LIMIT_SAMPLES))
 def test_limit_boundaries_same_outcome_in_both_parsers(sample: str) -> None:
     raw = LIMIT_SAMPLES[sample] + NEXT_REQUEST

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from fasthttpd.workers import activation
-from fasthttpd.workers.admin import AdminEndpoints, respond, start_admin
+from fasthttpd.workers.admin import TEXT_TYPE, AdminEndpoints, respond, start_admin
 from fasthttpd.workers.channel import MAX_LINE, LineDecoder, PipeWriter, encode
 from fasthttpd.workers.metrics import (
     ERROR_REPORTS_PER_INTERVAL,
@@ -182,7 +182,8 @@ def endpoints(ready: bool) -> AdminEndpoints:
 
 def test_admin_answers() -> None:
     assert respond(endpoints(True), "GET", "/health")[0] == 200
-    assert respond(endpoints(False), "GET", "/health")[0] == 200
+    assert respond(endpoints(False), "GET", "/health") == (200, TEXT_TYPE,
+                                                           b"ok: 1/2 workers ready\n")
     assert respond(endpoints(True), "GET", "/ready")[0] == 200
     status, _, body = respond(endpoints(False), "GET", "/ready")
     assert (status, body) == (503, b"1/2 workers ready\n")

@@ -61,13 +61,16 @@ def test_spawns_the_desired_count_once() -> None:
     assert not pool.is_ready
 
 
-def test_ready_once_every_worker_reported_ready() -> None:
+def test_ready_as_soon_as_one_worker_accepts_and_not_while_stopping() -> None:
     pool = make_pool(desired=2)
     first, second = spawned(pool.tick(0.0))
-    pool.ready(first, 0.5)
     assert not pool.is_ready
+    pool.ready(first, 0.5)
+    assert pool.is_ready and len(pool.serving()) == 1
     pool.ready(second, 0.6)
-    assert pool.is_ready
+    assert pool.is_ready and len(pool.serving()) == 2
+    pool.shutdown(1.0)
+    assert not pool.is_ready
 
 
 def test_unexpected_exit_is_a_crash_and_is_replaced() -> None:

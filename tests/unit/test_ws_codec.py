@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 from types import ModuleType
 
@@ -516,3 +517,33 @@ def test_fail_fast_matches_utf8_for_three_byte_prefixes(codec: ModuleType, first
             if failed == can_start_valid_utf8(prefix):
                 wrong.append(prefix)
     assert wrong == []
+
+
+# -- memory ---------------------------------------------------------------------------------
+
+def test_an_idle_parser_is_small(codec: ModuleType) -> None:
+    # 10,000 idle WebSockets hold 10,000 parsers.
+    tracemalloc.start()
+    try:
+        parsers = [codec.FrameParser(16 << 20) for _ in range(1000)]
+        per_parser = tracemalloc.get_traced_memory()[0] / len(parsers)
+    finally:
+        tracemalloc.stop()
+    assert per_parser < 1024
+
+
+def test_a_large_message_is_not_kept(codec: ModuleType) -> None:
+    parser = codec.FrameParser(16 << 20)
+    frame = binary(bytes(1 << 20), fin=False) + client_frame(0, bytes(1 << 20))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        # In pieces, so that the message is assembled in the parser's buffer.
+        events = [event for start in range(0, len(frame), 100_000)
+                  for event in parser.feed(frame[start:start + 100_000])]
+        assert len(events) == 1 and len(events[0].data) == 2 << 20
+        del events
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 100_000

@@ -1,0 +1,20 @@
+# Layout of fasthttpd/connection.py when compiled; see fasthttpd/http1/driver.pxd.
+# The Writer is what compiled drivers call on the hot path: final, so that its
+# methods are C calls from a driver that types it.
+
+cimport cython
+
+
+@cython.final
+cdef class Writer:
+    cdef public bint is_writing_paused
+    cdef readonly bint closed_by_server
+    cdef object _transport, _transport_write, _connection
+
+    cpdef write(self, data, bint close=*)
+    cpdef writelines(self, pieces, bint close=*)
+    cpdef close(self)
+    cpdef abort(self)
+    cpdef pause_reading(self)
+    cpdef resume_reading(self)
+    cpdef switch_driver(self, driver, data)
