@@ -46,7 +46,7 @@ from fasthttpd.websocket.session import (
 logger = logging.getLogger("fasthttpd.error")
 
 TASK_NAME = "fasthttpd-websocket"
-EXTENSIONS = {"websocket.http.response": {}}
+EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}}
 
 # WebSocketCycle.phase
 CONNECTING = 0  # websocket.connect not received by the app yet
@@ -206,7 +206,7 @@ class WebSocketCycle:
                 return self.stream.drain()
         else:
             raise RuntimeError(f"unexpected ASGI message type {kind!r}")
-        return self.handler.sent  # type: ignore[no-any-return]
+        return self.handler.sent
 
     def _check_stream(self) -> None:
         if self.stream.is_disconnected:

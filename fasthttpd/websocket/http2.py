@@ -58,9 +58,9 @@ def open_stream(driver: Http2Driver, stream_id: int, raw: list[tuple[bytes, byte
         else:
             fields.append((name, value))
     head = parse_request(fields)
-    if method != b"CONNECT" or type(head) is str or ended or not head.path:
+    if isinstance(head, str) or method != b"CONNECT" or ended or not head.path:
         # RFC 8441 4: :protocol only on a CONNECT that has :scheme, :path, :authority.
-        driver._reject(stream_id, head if type(head) is str else "malformed extended CONNECT")
+        driver._reject(stream_id, head if isinstance(head, str) else "malformed extended CONNECT")
         return
     stream = WebSocketStream(driver, stream_id, "CONNECT", head.path, head.query,
                              head.scheme, head.headers, False)
@@ -97,9 +97,10 @@ class WebSocketStream(Http2Stream):
         self.session = session
         self.start_response(200, headers)
         self.send_body(b"", True)  # HEADERS without END_STREAM
-        driver = self.driver
-        driver.websockets.add(self)
-        session.on_closed = lambda: driver.websockets.discard(self)
+        websockets = self.driver.websockets
+        if websockets is not None:
+            websockets.add(self)
+            session.on_closed = lambda: websockets.discard(self)
         chunks, self.chunks = self.chunks, []
         if chunks:  # DATA that came with or right after the CONNECT
             self.held += self.unacknowledged

@@ -169,7 +169,7 @@ class WebSocketSession:
         self.bytes_received += len(data)
         if self.state == CLOSED:
             return
-        events = self.parser.feed(data)
+        events: list[Any] = self.parser.feed(data)  # codec events: see fasthttpd/websocket/codec
         queued = 0
         for event in events:
             kind = type(event)
@@ -179,15 +179,15 @@ class WebSocketSession:
                     queued += 1
             elif kind is Ping:
                 if self.state == OPEN:
-                    self._write(_encode_frame(_OP_PONG, event.data))  # type: ignore[attr-defined]
+                    self._write(_encode_frame(_OP_PONG, event.data))
             elif kind is Pong:
-                if event.data == self.ping_payload:  # type: ignore[attr-defined]
+                if event.data == self.ping_payload:
                     self.ping_payload = None
             elif kind is Close:
                 self._close_received(event)
                 break
             else:  # ProtocolError: fail the connection (RFC 6455 7.1.7)
-                self._fail(event.code, event.reason)  # type: ignore[attr-defined]
+                self._fail(event.code, event.reason)
                 break
         if queued:
             self.messages_in += queued
@@ -264,10 +264,10 @@ class WebSocketSession:
         """Write one message; True means: await drain() before sending more."""
         if self.state != OPEN:
             raise ClientDisconnected("the WebSocket is closed")
-        if type(data) is str:
+        if isinstance(data, str):
             frame = _encode_frame(_OP_TEXT, data.encode("utf-8"), self.deflate)
         else:
-            frame = _encode_frame(_OP_BINARY, bytes(data), self.deflate)
+            frame = _encode_frame(_OP_BINARY, data, self.deflate)
         self.bytes_sent += len(frame)
         self.messages_out += 1
         if self.observer is not None:
@@ -277,7 +277,7 @@ class WebSocketSession:
         if out is None:
             if not self.queue:
                 carrier.write(frame)
-                return carrier.is_writing_paused  # type: ignore[no-any-return]
+                return bool(carrier.is_writing_paused)
             # More messages wait for the app, whose answers are likely to follow: they
             # leave together when it has none left to receive (or next iteration).
             self.out = [frame]
@@ -291,7 +291,7 @@ class WebSocketSession:
         if self.queue and self.out_size < GATHER_LIMIT:
             return False
         self._flush()
-        return carrier.is_writing_paused  # type: ignore[no-any-return]
+        return bool(carrier.is_writing_paused)
 
     async def drain(self) -> None:
         """Wait while the carrier is above its high-water mark."""
