@@ -38,6 +38,7 @@ from bench.servers import (
     OURS,
     SERVERS,
     WS,
+    WS_IDLE,
     Launch,
     ServerFailed,
     ServerProcess,
@@ -146,7 +147,8 @@ class Runner:
         if current is not None:
             current.stop()
             del self.running[name]
-        server = self.start_server(name, scenario.app, wanted_tls, scenario.feature == WS)
+        server = self.start_server(name, scenario.app, wanted_tls,
+                                   scenario.feature in (WS, WS_IDLE))
         self.running[name] = server
         return server
 
@@ -277,7 +279,7 @@ class Runner:
         count = self.options.idle_connections
         if scenario.idle_count and not self.options.quick:
             count = scenario.idle_count
-        websocket = scenario.feature == WS
+        websocket = scenario.feature in (WS, WS_IDLE)
         server = self.start_server(name, scenario.app, tls=False, websocket=websocket)
         helper = None
         try:

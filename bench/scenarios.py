@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bench import apps
 from bench.loadgen import CLOSE_LUA, PIPELINE_LUA, upload_lua
 from bench.probe import Probe
-from bench.servers import H1, H1_TLS, H2_TLS, H2C, WS
+from bench.servers import H1, H1_TLS, H2_TLS, H2C, WS, WS_IDLE
 
 HELLO_APP = "bench.apps:hello"
 MIXED_APP = "bench.apps:mixed"
@@ -112,7 +112,8 @@ SCENARIOS: list[Scenario] = [
              connections=64, streams=16, message_size=1024, binary=True, min_body_bytes=1024,
              records_latency=False),
     Scenario("ws-idle-memory", f"memory added by {WS_IDLE_CONNECTIONS} idle WebSockets",
-             WS_APP, WS, "idle", Probe("/", b"w" * 32, websocket=True), headline=IDLE_MEMORY,
+             WS_APP, WS_IDLE, "idle", Probe("/", b"w" * 32, websocket=True),
+             headline=IDLE_MEMORY,
              idle_count=WS_IDLE_CONNECTIONS),
 ]
 

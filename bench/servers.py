@@ -37,6 +37,7 @@ H1_TLS = "h1-tls"
 H2C = "h2c"
 H2_TLS = "h2-tls"
 WS = "ws"  # WebSocket (RFC 6455) over HTTP/1.1
+WS_IDLE = "ws-idle"  # the same, in the memory scenario (where the ceiling has no place)
 
 
 @dataclass(frozen=True)
@@ -118,11 +119,11 @@ def _ws_ceiling(python: str, launch: Launch) -> list[str]:
     return ceiling_command(launch.port)
 
 
-ALL_FEATURES = frozenset({H1, H1_TLS, H2C, H2_TLS, WS})
+ALL_FEATURES = frozenset({H1, H1_TLS, H2C, H2_TLS, WS, WS_IDLE})
 
 SERVERS: dict[str, ServerSpec] = {
     "fasthttpd": ServerSpec("fasthttpd", ALL_FEATURES, _fasthttpd, "fasthttpd"),
-    "uvicorn": ServerSpec("uvicorn", frozenset({H1, H1_TLS, WS}), _uvicorn, "uvicorn"),
+    "uvicorn": ServerSpec("uvicorn", frozenset({H1, H1_TLS, WS, WS_IDLE}), _uvicorn, "uvicorn"),
     "granian": ServerSpec("granian", ALL_FEATURES, _granian, "granian"),
     "hypercorn": ServerSpec("hypercorn", ALL_FEATURES, _hypercorn, "hypercorn"),
     # The WebSocket load generator's own trivial echo (bench/ws_load.c --serve): not
