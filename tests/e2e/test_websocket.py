@@ -211,6 +211,20 @@ def test_scope_fields_subprotocol_and_accept_headers(wsserver: RunningServer) ->
     assert ["sec-websocket-protocol", "chat.v2, chat.v1"] in scope["headers"]
 
 
+def test_root_path_and_proxy_headers_reach_the_scope(impl: str) -> None:
+    with run_server("--root-path", "/api", app=APP, impl=impl) as server:
+        raw = RawSocket(server.port)
+        raw.send(handshake("/scope", extra="X-Forwarded-Proto: https\r\n"
+                                           "X-Forwarded-For: 203.0.113.9\r\n"))
+        assert raw.read_head()[0] == 101
+        opcode, payload = raw.read_frame()
+        scope = json.loads(payload)
+        assert scope["root_path"] == "/api" and scope["path"] == "/api/scope"
+        assert scope["scheme"] == "wss"  # from a trusted proxy's X-Forwarded-Proto
+        assert scope["client"] == ["203.0.113.9", 0]
+        raw.close()
+
+
 def test_close_before_accept_is_403(wsserver: RunningServer) -> None:
     async def go() -> None:
         async with connect(f"ws://127.0.0.1:{wsserver.port}/deny"):

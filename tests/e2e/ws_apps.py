@@ -20,7 +20,8 @@ async def app(scope, receive, send):
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
     else:
-        handler = ROUTES.get(scope["path"], echo)
+        # ASGI's path includes the root_path; routes are below it.
+        handler = ROUTES.get(scope["path"][len(scope["root_path"]):], echo)
         await handler(scope, receive, send)
 
 
