@@ -236,7 +236,14 @@ class RequestCycle:
         if isinstance(exc, asyncio.CancelledError):
             logger.warning("request cancelled at shutdown: %s %s", stream.method,
                            self.scope["path"])
-        elif not (isinstance(exc, ClientDisconnected) and stream.is_disconnected):
+        elif stream.is_disconnected:
+            # Raised after its client had gone: the usual end of a stream the client
+            # left (Starlette turns send()'s ClientDisconnected into its own
+            # ClientDisconnect and re-raises it), not an app failure: not logged as an
+            # error, not counted by the observer (app-error metrics, the master's log).
+            logger.debug("ASGI app raised %r after its client had gone (%s %s)", exc,
+                         stream.method, self.scope["path"])
+        else:
             logger.error("Exception in ASGI application (%s %s)", stream.method,
                          self.scope["path"], exc_info=exc)
             observer = self.handler.state.observer

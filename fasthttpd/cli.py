@@ -13,6 +13,17 @@ value) and 1 for a runtime one (the application cannot be loaded, the address ca
 be bound). In single-process mode the application is loaded and the sockets bound
 before the server starts, so these errors appear before anything else happens. With
 `--workers` above 1 or `--reload`, the supervisor in fasthttpd/workers takes over.
+
+uvicorn compatibility (a uvicorn 0.54 command line works with only the program name
+changed): the uvicorn-only fields live together in config.py and
+`config.normalize` maps their aliases (`--http h11` is `--http 1`,
+`--timeout-worker-healthcheck` is `--worker-heartbeat-timeout`, ...); values whose
+concept fasthttpd lacks are refused in one line by `config.validate`
+(REFUSED_VALUES). click spells some booleans with a value
+(`--ws-per-message-deflate false`), so `with_boolean_values` rewrites those to
+`--flag`/`--no-flag` before argparse sees them. `--env-file` is loaded first, without
+replacing variables already set (python-dotenv's default, which uvicorn uses), and
+uvicorn's WEB_CONCURRENCY and FORWARDED_ALLOW_IPS count below FASTHTTPD_* ones.
 """
 
 from __future__ import annotations

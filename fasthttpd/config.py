@@ -107,8 +107,10 @@ class Config:
                                         "(uvicorn's default; frees sockets from idle browsers).",
                                         group="timeouts")
     timeout_request_header: float = setting(10.0, "Seconds to receive a complete request head, "
-                                            "however slowly it trickles in (slowloris guard).",
-                                            group="timeouts")
+                                            "however slowly it trickles in (slowloris guard); "
+                                            "the first one's are counted from the moment the "
+                                            "connection is accepted. Also bounds the TLS "
+                                            "handshake.", group="timeouts")
     timeout_request_body: float = setting(30.0, "Longest gap in seconds while reading a "
                                           "request body (nginx's client_body_timeout idea).",
                                           group="timeouts")
@@ -129,6 +131,22 @@ class Config:
                                         "as gunicorn.", group="limits")
     limit_request_field_size: int = setting(8190, "Largest header field line in bytes (431 "
                                             "beyond), as gunicorn.", group="limits")
+
+    # Slow clients on HTTP/1.1 (HTTP/2 has --h2-send-timeout and its windows).
+    limit_request_body_rate: float = setting(
+        240.0, "Least average rate in bytes per second at which a request body must arrive, "
+        "checked at the end of each --timeout-request-body window (the first window is the "
+        "grace period) and counting only time in which the server waits on the client, not "
+        "time in which the app leaves the body unread; below it: 408 and close. Kestrel's "
+        "MinRequestBodyDataRate default, slow enough for any real client, fast enough that a "
+        "body trickled a byte at a time (slow POST) cannot hold a connection for ever. "
+        "0: no minimum.", group="limits")
+    timeout_response_send: float = setting(
+        60.0, "Seconds an HTTP/1.1 response may stay blocked on a client that does not read "
+        "(the connection's write buffer above its 256 KiB high-water mark without draining to "
+        "64 KiB) before the connection is aborted: a client must take 192 KiB per window, "
+        "about 3 KiB/s at the default (nginx's send_timeout is 60 s; the HTTP/1.1 "
+        "counterpart of --h2-send-timeout).", group="timeouts")
 
     # HTTP/2.
     h2_max_concurrent_streams: int = setting(100, "SETTINGS_MAX_CONCURRENT_STREAMS advertised "
@@ -454,10 +472,11 @@ def validate(config: Config) -> None:
     if config.ssl_keyfile and not config.ssl_certfile:
         raise ValueError("--ssl-keyfile needs --ssl-certfile")
     for name in ("timeout_keep_alive", "timeout_request_header", "timeout_request_body",
-                 "timeout_graceful_shutdown"):
+                 "timeout_graceful_shutdown", "timeout_response_send"):
         if getattr(config, name) <= 0:
             raise ValueError(f"{flag_name(name)}: must be positive")
-    for name in ("limit_concurrency", "limit_request_body", "limit_max_requests",
+    for name in ("limit_concurrency", "limit_request_body", "limit_request_body_rate",
+                 "limit_max_requests",
                  "limit_max_requests_jitter", "worker_max_rss"):
         if getattr(config, name) < 0:
             raise ValueError(f"{flag_name(name)}: must be 0 or more")

@@ -128,18 +128,27 @@ class Connection(asyncio.Protocol):
             None if is_unix else _address(sockname),
             is_unix=is_unix, tls_info=tls_info, close=self.close,
         )
-        self.state.connections.add(self)
-        observer = self.state.observer
+        state = self.state
+        state.connections.add(self)
+        observer = state.observer
         if observer is not None:
             observer.connection_opened()
+        # The request-head deadline runs from the accept (the TLS handshake has its
+        # own bound, ssl_handshake_timeout): the driver chosen later inherits it.
+        deadline = self.client.expiration_time = (
+            state.loop.time() + state.config.timeout_request_header)
         if ssl_object is not None:
             self._select_driver(b"")
+        else:
+            state.undecided[self] = deadline
 
     def _sniff(self, data: bytes) -> None:
         self._select_driver(self._sniffed + data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
+        if self.driver is None:
+            self.state.undecided.pop(self, None)
         self.client.mark_closed(by_client=not self.writer.closed_by_server)
         if self.driver is not None:
             self.driver.connection_lost(exc)
@@ -174,6 +183,8 @@ class Connection(asyncio.Protocol):
 
     def switch_driver(self, driver: HttpDriver, data: bytes) -> None:
         """Hand the connection to another driver, with the bytes already read."""
+        if self.driver is None:
+            self.state.undecided.pop(self, None)
         self.client.is_exported = self.driver is not None
         self.driver = driver
         driver.setup(self.client, self.on_message, self.writer)
@@ -203,3 +214,30 @@ def _address(address: Any) -> tuple[str, int] | None:
     if isinstance(address, tuple) and len(address) >= 2:
         return (str(address[0]), int(address[1]))
     return None
+
+
+def close_undecided(state: ServerState) -> None:
+    """Close the connections whose protocol is still unknown at their head deadline.
+
+    Such a connection sent nothing, or fewer bytes than it takes to tell HTTP/1.1
+    from the HTTP/2 preface; it has no driver, hence no driver timer. Decision: one
+    periodic sweep per server (Server runs this every quarter of the deadline, at
+    most once a second) instead of a timer per connection, which would cost every
+    connection a timer armed and cancelled (about 1 us on uvloop) for the rare one
+    that never speaks; the price is closing up to one tick late. `undecided` is in
+    accept order, which is deadline order, so the sweep stops at the first one
+    still in time.
+    """
+    undecided = state.undecided
+    if not undecided:
+        return
+    now = state.loop.time()
+    expired = []
+    for connection, deadline in undecided.items():
+        if deadline > now:
+            break
+        expired.append(connection)
+    for connection in expired:
+        del undecided[connection]
+        logger.debug("no request from %s in time; closing", connection.client.remote_address)
+        connection.close()

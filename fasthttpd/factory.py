@@ -72,12 +72,10 @@ class DefaultHttpDriverFactory(HttpDriverFactory):
 class Http2OnlyRefusal(HttpDriver):
     """With --http 2, a client that does not speak HTTP/2: one 505, then close."""
 
-    __slots__ = ("_write", "_answered")
+    __slots__ = ("_writer", "_answered")
 
-    def setup(self, client: Client, on_message: Any, write: Any, connection: Any = None,
-              ) -> None:
-        # `write` is the connection's write(data, close) or a writer with .write().
-        self._write = getattr(write, "write", write)
+    def setup(self, client: Client, on_message: Any, writer: Any) -> None:
+        self._writer = writer
         self._answered = False
         logger.debug("%s: not HTTP/2 on an HTTP/2-only server (--http 2): refused with 505",
                      client.remote_address)
@@ -85,7 +83,7 @@ class Http2OnlyRefusal(HttpDriver):
     def data_received(self, data: bytes) -> None:
         if not self._answered:
             self._answered = True
-            self._write(HTTP2_ONLY_RESPONSE, True)
+            self._writer.write(HTTP2_ONLY_RESPONSE, close=True)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         pass

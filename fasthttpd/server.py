@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from fasthttpd.asgi import ASGIApp, AsgiHandler
 from fasthttpd.config import Config
-from fasthttpd.connection import Connection
+from fasthttpd.connection import Connection, close_undecided
 from fasthttpd.driver import HttpDriverFactory
 from fasthttpd.factory import DefaultHttpDriverFactory
 from fasthttpd.http1 import serializer
@@ -47,6 +47,7 @@ class Server:
         self._shutdown: asyncio.Event | None = None
         self._signals = 0
         self._force = False
+        self._sweeper: asyncio.TimerHandle | None = None
 
     def set_http_driver_factory(self, factory: HttpDriverFactory | FactoryMaker) -> None:
         """Replace how drivers are chosen: a factory, or a callable making one from the state."""
@@ -135,12 +136,23 @@ class Server:
         def make_connection() -> Connection:
             return Connection(state, factory, handler)
 
+        # The TLS handshake counts against the request-head deadline's length.
+        handshake = {"ssl_handshake_timeout": config.timeout_request_header} if ssl_context else {}
         for sock in sockets:
             listener = await loop.create_server(make_connection, sock=sock, ssl=ssl_context,
-                                                backlog=config.backlog)
+                                                backlog=config.backlog, **handshake)
             self.listeners.append(listener)
             scheme = "https" if ssl_context else "http"
             logger.info("fasthttpd listening on %s", describe(sock, scheme))
+        self._sweep_undecided()
+
+    def _sweep_undecided(self) -> None:
+        """Every quarter of the head deadline (at most a second): close the
+        connections that did not show their protocol in time."""
+        state = self.state
+        close_undecided(state)
+        tick = min(1.0, self.config.timeout_request_header / 4)
+        self._sweeper = state.loop.call_later(tick, self._sweep_undecided)
 
     # Stopping.
     async def _stop_serving(self) -> None:
@@ -148,6 +160,9 @@ class Server:
         state.shutting_down = True
         for listener in self.listeners:
             listener.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         for connection in list(state.connections):
             connection.shutdown()
         deadline = state.loop.time() + self.config.timeout_graceful_shutdown

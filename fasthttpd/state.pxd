@@ -9,4 +9,4 @@ cdef class ServerState:
     cdef public set connections
     cdef public Py_ssize_t active_requests, total_requests
     cdef public bint shutting_down
-    cdef public dict lifespan_state
+    cdef public dict lifespan_state, undecided

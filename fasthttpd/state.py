@@ -47,6 +47,9 @@ class ServerState:
         self.config = config
         self.loop = loop
         self.connections: set[Connection] = set()
+        # Connections without a driver yet (protocol not known), in accept order,
+        # with their request-head deadline (loop time); see connection.close_undecided.
+        self.undecided: dict[Connection, float] = {}
         self.active_requests = 0  # requests whose response is not complete
         self.total_requests = 0
         self.shutting_down = False

@@ -59,7 +59,10 @@ cdef class Http1Driver:
     cdef public int _reading_paused_for, _wait
     cdef public double _deadline, _timer_at, _timeout_keep_alive
     cdef public object _timer, _pending_error
-    cdef public Py_ssize_t _drain_budget, _out_size, _waiting, _unsafe
+    cdef public Py_ssize_t _drain_budget, _out_size, _waiting, _unsafe, _window_bytes
+    cdef public bint _input_closed
+    cdef public double _window_end, _window_min, _paused_at
+    cdef public object _send_timer
     cdef public list _out
 
     cpdef _process(self, list events)
@@ -68,6 +71,8 @@ cdef class Http1Driver:
     @cython.locals(stream=Http1Stream)
     cpdef _end_of_message(self)
     cpdef _after_input(self)
+    cpdef bint _body_window_passed(self, double now) except -1
+    cpdef _body_failed(self)
     cpdef _drop(self, Http1Stream stream)
     cpdef emit(self, Http1Stream stream, data, bint close=*, bint final=*)
     cpdef _flush(self, bint close=*)
@@ -83,6 +88,7 @@ cdef class Http1Driver:
     cpdef _pause_reading(self, int reason)
     cpdef _resume_reading(self, int reason)
     cpdef _set_deadline(self, int wait, double timeout)
+    cpdef _set_deadline_at(self, int wait, double deadline)
     cpdef _close_now(self)
 
 

@@ -120,6 +120,9 @@ class Http1Stream(HttpStream):
 
     # Request body, fed by the driver.
     def feed_body(self, data: bytes) -> None:
+        # Body bytes came without waiting for 100 Continue: none is owed any more
+        # (RFC 9110 10.1.1 lets the server omit it), and the connection stays reusable.
+        self._continue_owed = False
         if self.complete:  # response already sent: discarding an unread body
             self.driver.drained(len(data))
             return
@@ -133,6 +136,7 @@ class Http1Stream(HttpStream):
 
     def end_body(self) -> None:
         self._body_complete = True
+        self._continue_owed = False
         self._wake_body()
 
     def _wake_body(self) -> None:
@@ -327,7 +331,8 @@ class Http1Driver:
         "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer", "_timer_at",
         "_pending_error", "_drain_budget", "_upgrading",
         "_out", "_out_size", "_waiting", "_unsafe", "_dispatching", "_feeding",
-        "_timeout_keep_alive",
+        "_timeout_keep_alive", "_input_closed", "_window_end", "_window_bytes",
+        "_window_min", "_paused_at", "_send_timer",
     )
 
     def __init__(self, state: ServerState, impl: ModuleType | None = None) -> None:
@@ -364,20 +369,33 @@ class Http1Driver:
         self._dispatching = False
         self._feeding = False  # inside data_received: output waits for its end
         self._timeout_keep_alive = config.timeout_keep_alive
+        # A request that ends the connection was read (RFC 9112 9.6): input is ignored.
+        self._input_closed = False
+        # The request-body rate window (--limit-request-body-rate): its end in loop
+        # time (0: not started), the bytes received in it, the least it needs.
+        self._window_end = 0.0
+        self._window_bytes = 0
+        self._window_min = config.limit_request_body_rate * config.timeout_request_body
+        self._paused_at = 0.0  # when reading paused: paused time is not the client's
+        self._send_timer: asyncio.TimerHandle | None = None  # --timeout-response-send
 
     # HttpDriver.
     def setup(self, client: Client, on_message: OnMessage, writer: Writer) -> None:
         self.client = client
         self.on_message = on_message
         self.writer = writer
-        self._set_deadline(WAIT_HEAD, self.config.timeout_request_header)
+        # The first head's deadline runs from the accept (set by the connection).
+        deadline = client.expiration_time
+        if not deadline:  # a driver set up without a connection (tests, benchmarks)
+            deadline = self.loop.time() + self.config.timeout_request_header
+        self._set_deadline_at(WAIT_HEAD, deadline)
 
     @property
     def pending_request_count(self) -> int:
         return 1 if self.receiving is not None else 0
 
     def data_received(self, data: bytes) -> None:
-        if self.closing and not self.queue:
+        if self._input_closed or (self.closing and not self.queue):
             return
         self._feeding = True
         self._process(self.parser.feed(data))
@@ -393,11 +411,14 @@ class Http1Driver:
         for event in events:
             kind = type(event)
             if kind is bytes:
+                self._window_bytes += len(event)
                 self.receiving.feed_body(event)  # type: ignore[union-attr]
             elif kind is Request:
                 self._request_received(event)
             elif kind is EndOfMessage:
                 self._end_of_message()
+                if self._input_closed:  # what follows is never processed (RFC 9112 9.6)
+                    return
             else:
                 self._parse_error(event)
                 return
@@ -409,6 +430,9 @@ class Http1Driver:
         client.pending_request_count += 1
         client.pending_response_count += 1
         self.receiving = stream
+        if request.framing != _FRAMING_NONE:
+            self._window_end = 0.0  # starts once the input is processed
+            self._window_bytes = 0
         queue = self.queue
         queue.append(stream)
         if not stream.runs_ahead:
@@ -439,6 +463,10 @@ class Http1Driver:
         stream.end_body()
         if stream.complete:  # finished draining a body the app did not read
             self._drain_budget = DRAIN_LIMIT
+        if not stream.request.keep_alive:
+            # Connection: close, or HTTP/1.0 without keep-alive: nothing received
+            # after this request is processed (RFC 9112 9.6).
+            self._input_closed = True
         if stream.request.upgrade is not None:
             if stream is self._upgrading and stream.request.upgrade == b"h2c":
                 self._switch_to_h2c(stream)
@@ -456,7 +484,12 @@ class Http1Driver:
         """Pick the deadline that applies now that the input is processed."""
         if self.receiving is not None:
             if not self._reading_paused_for:
-                self._set_deadline(WAIT_BODY, self.config.timeout_request_body)
+                now = self.loop.time()
+                if now >= self._window_end and not self._body_window_passed(now):
+                    return
+                self._set_deadline_at(WAIT_BODY, now + self.config.timeout_request_body)
+        elif self._input_closed:
+            self._deadline = INFINITY  # the last request runs; its answer closes
         elif not self.parser.is_idle:
             if self._wait != WAIT_HEAD:  # dribbling bytes does not extend it
                 self._set_deadline(WAIT_HEAD, self.config.timeout_request_header)
@@ -466,6 +499,25 @@ class Http1Driver:
             # Idle, and answered within this read (an eagerly started app).
             self._set_deadline(WAIT_IDLE, self.config.timeout_keep_alive)
         # else: idle already; a stray empty line does not extend the deadline.
+
+    def _body_window_passed(self, now: float) -> bool:
+        """A --timeout-request-body window of waiting on the body ended (or none was
+        started): check the rate, start the next one. False: 408 was answered.
+
+        The first window is the grace period. A window starts only once no 100
+        Continue is owed: until then the client waits on us, not we on it."""
+        if self._window_end and self._window_bytes < self._window_min:
+            logger.info("408 request body from %s slower than %g bytes/s",
+                        self.client.remote_address, self.config.limit_request_body_rate)
+            self._body_failed()
+            return False
+        receiving = self.receiving
+        if receiving is not None and receiving._continue_owed:
+            self._window_end = 0.0
+        else:
+            self._window_end = now + self.config.timeout_request_body
+        self._window_bytes = 0
+        return True
 
     def _parse_error(self, error: Any) -> None:
         peer = self.client.remote_address
@@ -662,22 +714,41 @@ class Http1Driver:
         if not self._reading_paused_for:
             self.writer.pause_reading()
             self._deadline = INFINITY  # our choice to wait, not the client's fault
+            self._paused_at = self.loop.time()
         self._reading_paused_for |= reason
 
     def _resume_reading(self, reason: int) -> None:
         self._reading_paused_for &= ~reason
         if not self._reading_paused_for:
             self.writer.resume_reading()
+            now = self.loop.time()
+            if self._window_end:  # the paused time was ours: the window moves with it
+                self._window_end += now - self._paused_at
             if self.receiving is not None:
-                self._set_deadline(WAIT_BODY, self.config.timeout_request_body)
+                self._set_deadline_at(WAIT_BODY, now + self.config.timeout_request_body)
 
     # Writing backpressure.
     def pause_writing(self) -> None:
         self.write_paused = True
+        if self._send_timer is None:
+            self._send_timer = self.loop.call_later(self.config.timeout_response_send,
+                                                    self._send_timed_out)
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
         self._wake_drainers()
+
+    def _send_timed_out(self) -> None:
+        """The client did not read enough of a response for --timeout-response-send:
+        what it has is truncated; its app sees a disconnect."""
+        self._send_timer = None
+        if self.write_paused and not self.client.status:
+            logger.info("client %s did not read its response for %gs; aborting",
+                        self.client.remote_address, self.config.timeout_response_send)
+            self.abort()
 
     async def drain(self) -> None:
         if not self.write_paused:
@@ -698,8 +769,11 @@ class Http1Driver:
 
     # Deadlines.
     def _set_deadline(self, wait: int, timeout: float) -> None:
+        self._set_deadline_at(wait, self.loop.time() + timeout)
+
+    def _set_deadline_at(self, wait: int, deadline: float) -> None:
         self._wait = wait
-        deadline = self._deadline = self.loop.time() + timeout
+        self._deadline = deadline
         # The timer only ever fires early (then re-arms), never late: replace it
         # only when the deadline moved before it.
         if self._timer is None or deadline < self._timer_at:
@@ -734,14 +808,19 @@ class Http1Driver:
                 self._answer_and_close(408)
         else:
             logger.info("408 request body from %s stalled", peer)
-            stream = self.receiving
-            if stream is not None:
-                stream.lose_connection()
-                self.receiving = None
-            if self.queue and self.queue[0]._head_sent:
-                self._close_now()
-            else:
-                self._answer_and_close(408)
+            self._body_failed()
+
+    def _body_failed(self) -> None:
+        """The request body is late or too slow: 408 and close (or cut a started response)."""
+        self._deadline = INFINITY
+        stream = self.receiving
+        if stream is not None:
+            stream.lose_connection()
+            self.receiving = None
+        if self.queue and self.queue[0]._head_sent:
+            self._close_now()
+        else:
+            self._answer_and_close(408)
 
     def _answer_and_close(self, status: int) -> None:
         data = self.serializer.serialize_error(status)
@@ -783,6 +862,9 @@ class Http1Driver:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._send_timer is not None:
+            self._send_timer.cancel()
+            self._send_timer = None
         for stream in self.queue:
             stream.lose_connection()
         if self.receiving is not None:

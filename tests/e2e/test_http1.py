@@ -328,3 +328,84 @@ def _swallow(fn, *args):
         fn(*args, timeout=40)
     except httpx.HTTPError:
         pass
+
+
+# Issue 10: hardening.
+
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_connection_that_sends_too_little_is_closed_at_the_head_deadline(impl):
+    """Nothing, or too few bytes to tell HTTP/1.1 from the HTTP/2 preface."""
+    with run_server("--timeout-request-header", "0.5", impl=impl) as srv:
+        for data in (b"", b"P", b"PRI * HTTP/2.0\r\n"):
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+                start = time.monotonic()
+                sock.sendall(data)
+                assert sock.recv(1000) == b"", data
+                assert 0.4 < time.monotonic() - start < 2.5, data
+
+
+def test_nothing_after_a_closing_request_reaches_the_app(server):
+    """RFC 9112 9.6: `/b` behind an HTTP/1.0 request without keep-alive never runs."""
+    before = int(httpx.get(server.url + "/disconnects", timeout=5).text)
+    raw = exchange(server.port, b"GET /hello HTTP/1.0\r\n\r\n"
+                   b"GET /wait-disconnect HTTP/1.1\r\nHost: s\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 OK") and raw.endswith(b"Hello, world!")
+    assert raw.count(b"HTTP/1.1") == 1
+    time.sleep(0.2)  # /wait-disconnect would count a disconnect had it run
+    assert int(httpx.get(server.url + "/disconnects", timeout=5).text) == before
+
+
+def test_expect_100_continue_with_the_body_sent_at_once_keeps_the_connection(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                     b"Expect: 100-continue\r\n\r\nping")
+        response = sock.recv(1000)
+        assert response.startswith(b"HTTP/1.1 200 OK") and response.endswith(b"ping")
+        assert b"connection: close" not in response.lower()
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert sock.recv(1000).endswith(b"Hello, world!")
+
+
+def test_request_body_slower_than_the_minimum_rate_gets_408(impl):
+    with run_server("--timeout-request-body", "0.5", "--limit-request-body-rate", "1000",
+                    impl=impl) as srv:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+            sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+            start = time.monotonic()
+            try:
+                while time.monotonic() - start < 3:
+                    sock.sendall(b"x" * 10)  # 100 bytes/s, a piece every 0.1 s
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            assert sock.recv(1000).startswith(b"HTTP/1.1 408 ")
+            assert time.monotonic() - start < 2.0
+        assert "slower than 1000 bytes/s" in srv.log()
+
+
+def test_client_leaving_a_starlette_stream_is_not_an_app_error():
+    """Starlette turns send()'s OSError into ClientDisconnect and re-raises it once the
+    client has gone: logged at debug, not counted, not reported to the master. An
+    exception raised while the client is still there stays an error."""
+    from tests.e2e.test_workers import run_pool, sample, wait_for
+
+    with run_pool("--log-level", "debug", app="starlette_stream:app", workers=1) as pool:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", pool.port), timeout=5) as sock:
+                sock.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert b"data: 0" in sock.recv(1000)
+        wait_for(lambda: pool.log().count("after its client had gone") >= 3, 5.0,
+                 "the debug lines of the three streams the clients left")
+        assert sample(pool.metrics(), "fasthttpd_app_errors_total") == 0
+        assert "Exception in ASGI application" not in pool.log()
+        assert "exception in the application" not in pool.log()
+        with httpx.Client(base_url=pool.url, timeout=5) as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.get("/broken")  # truncated: the stream broke while the client read
+        wait_for(lambda: sample(pool.metrics(), "fasthttpd_app_errors_total") == 1, 5.0,
+                 "the broken stream to count as an app error")
+        wait_for(lambda: "exception in the application during GET /broken" in pool.log(), 5.0,
+                 "the master's log of the broken stream")
+        assert "Exception in ASGI application (GET /broken)" in pool.log()
+        assert "the stream breaks on purpose" in pool.log()
+        assert pool.stop() == 0

@@ -36,3 +36,22 @@ def test_app_without_lifespan_is_served_in_auto_and_off(mode):
 def test_asyncio_loop_serves_too():
     with run_server("--loop", "asyncio") as srv:
         assert httpx.get(srv.url + "/hello", timeout=5).text == "Hello, world!"
+
+
+def test_tls_handshake_is_bounded_by_the_head_deadline(tmp_path):
+    """A client that connects to the TLS port and never completes its handshake
+    (sends nothing, or part of a ClientHello) is closed at --timeout-request-header."""
+    import socket
+    import time
+
+    from tests.e2e.test_tls import Pki
+
+    pki = Pki(tmp_path)
+    with run_server(*pki.server_args(), "--timeout-request-header", "0.5",
+                    scheme="https") as srv:
+        for data in (b"", b"\x16\x03\x01\x02\x00\x01"):
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+                start = time.monotonic()
+                sock.sendall(data)
+                assert sock.recv(1000) == b"", data
+                assert 0.4 < time.monotonic() - start < 2.5, data

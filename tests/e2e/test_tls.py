@@ -249,3 +249,16 @@ def test_ssl_version_5_is_tls12_only(pki: Pki) -> None:
     assert create_ssl_context(config).maximum_version == ssl.TLSVersion.MAXIMUM_SUPPORTED
     tls12 = create_ssl_context(dataclasses.replace(config, ssl_version=5))
     assert tls12.maximum_version == ssl.TLSVersion.TLSv1_2
+
+
+def test_http2_only_refuses_http11_over_tls_without_alpn_h2(pki: Pki) -> None:
+    with run_server(*pki.server_args(), "--http", "2", app="tests.e2e.test_tls:app",
+                    scheme="https") as server:
+        with httpx.Client(http1=True, http2=False, verify=pki.client_context(),
+                          timeout=5) as client:
+            refused = client.get(f"{server.url}/")
+        assert refused.status_code == 505 and "HTTP/2 only" in refused.text
+        with httpx.Client(http1=False, http2=True, verify=pki.client_context(),
+                          timeout=5) as client:
+            served = client.get(f"{server.url}/")
+        assert (served.status_code, served.http_version) == (200, "HTTP/2")

@@ -81,10 +81,14 @@ class Pool:
         return self.admin("/metrics").text
 
     def is_ready(self) -> bool:
+        """Every desired worker is up (/ready alone says one is)."""
         try:
-            return self.admin("/ready").status_code == 200
-        except httpx.HTTPError:
+            if self.admin("/ready").status_code != 200:
+                return False
+            up, desired = self.admin("/health").text.split()[1].split("/")
+        except (httpx.HTTPError, IndexError, ValueError):
             return False
+        return int(up) >= int(desired)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
@@ -370,10 +374,13 @@ def test_workers_run_the_masters_fasthttpd_not_a_source_tree_in_the_working_dire
     # A fasthttpd checkout without compiled modules in the working directory, as when
     # running from a clone. The master (python -P: the working directory is not put on
     # sys.path, as for the installed `fasthttpd` command) runs the tested package.
-    shutil.copytree(ROOT / "fasthttpd", tmp_path / "fasthttpd",
+    import fasthttpd  # the package under test: the checkout's, or an installed wheel's
+
+    package = Path(os.path.abspath(fasthttpd.__file__)).parent
+    shutil.copytree(package, tmp_path / "fasthttpd",
                     ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
     env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
-    if impl == "compiled" and not list((ROOT / "fasthttpd").glob("_parser.*.so")):
+    if impl == "compiled" and not list(package.glob("_parser.*.so")):
         pytest.fail("the compiled modules are not built: python setup.py build_ext --inplace")
     with run_pool("--log-level", "info", app="which_fasthttpd:app", workers=2, cwd=tmp_path,
                   python_flags=("-P",), env=env) as pool:
@@ -385,11 +392,11 @@ def test_workers_run_the_masters_fasthttpd_not_a_source_tree_in_the_working_dire
             answers[answer["pid"]] = answer
         assert len(answers) == 2, "both workers answered"
         for answer in answers.values():
-            assert answer["file"] == str(ROOT / "fasthttpd" / "__init__.py")
+            assert answer["file"] == str(package / "__init__.py")
             assert answer["implementation"] == impl
         log = pool.log()
     shown = "compiled" if impl == "compiled" else "pure Python"
-    assert f"fasthttpd 0.1.0 ({shown}) from {ROOT / 'fasthttpd'}" in log
+    assert f"fasthttpd 0.1.0 ({shown}) from {package}" in log
     assert "running the app 'which_fasthttpd:app'" in log
     assert f"worker(s) serving http://127.0.0.1:{pool.port}" in log
     assert "press Ctrl+C or send SIGTERM to stop" in log

@@ -635,3 +635,206 @@ def test_large_body_with_trailers(impl):
         [response] = h.responses()
         assert response.body == BIG and response.trailers == {b"x-sum": b"9"}
     run(main())
+
+
+# Issue 10: hardening.
+
+def test_nothing_after_a_closing_request_is_processed(impl):
+    """RFC 9112 9.6: a request pipelined behind Connection: close (or HTTP/1.0
+    without keep-alive) never reaches the app."""
+    paths = []
+
+    async def app(scope, receive, send):
+        paths.append(scope["path"])
+        await hello_app(scope, receive, send)
+
+    async def main():
+        for first in (b"GET / HTTP/1.0\r\n\r\n",
+                      b"GET / HTTP/1.1\r\nHost: s\r\nConnection: close\r\n\r\n"):
+            paths.clear()
+            h = Harness(app, impl)
+            h.send(first + b"GET /b HTTP/1.1\r\nHost: s\r\n\r\n")
+            h.send(b"GET /c HTTP/1.1\r\nHost: s\r\n\r\n")
+            await h.settle()
+            assert paths == ["/"]
+            assert len(h.responses()) == 1
+            assert h.transport.closed
+    run(main())
+
+
+def test_closing_request_with_a_slow_app_is_not_cut_by_the_head_deadline(impl):
+    release = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await release.wait()
+        await hello_app(scope, receive, send)
+
+    async def main():
+        h = Harness(app, impl, timeout_request_header=0.05)
+        h.send(b"GET / HTTP/1.0\r\n\r\nGET /b HTTP/1.1\r\n")  # a partial head follows
+        await asyncio.sleep(0.15)
+        assert not h.transport.closed
+        release.set()
+        await h.settle()
+        [response] = h.responses()
+        assert response.status == 200 and response.body == b"Hello, world!"
+        assert h.transport.closed
+    run(main())
+
+
+def test_expect_continue_with_the_body_already_sent_keeps_the_connection(impl):
+    """curl sends the body after a second without a 100: the exchange completes
+    and the connection stays reusable."""
+    async def main():
+        h = Harness(echo_app, impl)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+               b"Expect: 100-continue\r\n\r\nping")
+        await h.settle()
+        [response] = h.responses()
+        assert response.body == b"ping"
+        assert b"connection" not in response.headers
+        assert not h.transport.closed
+        h.send(GET)
+        await h.settle()
+        [response] = h.responses()
+        assert response.status == 200
+    run(main())
+
+
+def test_expect_continue_body_arriving_while_app_waits_keeps_the_connection(impl):
+    release = asyncio.Event()
+
+    async def app(scope, receive, send):
+        await release.wait()  # the body arrives before the app asks for it
+        await echo_app(scope, receive, send)
+
+    async def main():
+        h = Harness(app, impl)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+               b"Expect: 100-continue\r\n\r\n")
+        await h.settle()
+        h.send(b"ping")
+        release.set()
+        await h.settle()
+        out = h.transport.take()
+        assert b"100 Continue" not in out
+        assert out.endswith(b"ping") and b"connection: close" not in out.lower()
+        assert not h.transport.closed
+    run(main())
+
+
+def test_request_body_below_the_minimum_rate_gets_408(impl):
+    """A body trickled in small pieces, each within the gap deadline, but slower
+    than --limit-request-body-rate over a --timeout-request-body window."""
+    async def main():
+        h = Harness(echo_app, impl, timeout_request_body=0.3, limit_request_body_rate=1000)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        started = asyncio.get_running_loop().time()
+        while not h.transport.closed and asyncio.get_running_loop().time() - started < 2:
+            h.send(b"x" * 10)  # 10 bytes every 50 ms: 200 bytes/s
+            await asyncio.sleep(0.05)
+        assert h.transport.closed
+        assert asyncio.get_running_loop().time() - started < 1.0
+        assert h.transport.take().startswith(b"HTTP/1.1 408 ")
+    run(main())
+
+
+def test_request_body_at_the_minimum_rate_is_served(impl):
+    async def main():
+        h = Harness(echo_app, impl, timeout_request_body=0.2, limit_request_body_rate=1000)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 800\r\n\r\n")
+        for _ in range(8):
+            h.send(b"x" * 100)  # 100 bytes every 50 ms: 2000 bytes/s
+            await asyncio.sleep(0.05)
+        await h.settle()
+        [response] = h.responses()
+        assert response.status == 200 and len(response.body) == 800
+    run(main())
+
+
+def test_body_rate_does_not_count_time_the_app_leaves_the_body_unread(impl):
+    """Reading pauses while the app does not read (the buffer is full): that time is
+    the app's, not the client's, and does not count against the rate."""
+    first, rest = 300 * 1024, 100 * 1024
+
+    async def app(scope, receive, send):
+        await asyncio.sleep(0.5)
+        await echo_app(scope, receive, send)
+
+    async def main():
+        # 600 kB are needed per 0.3 s window of waiting on the client.
+        h = Harness(app, impl, timeout_request_body=0.3, limit_request_body_rate=2_000_000)
+        h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (first + rest))
+        h.send(b"x" * first)
+        assert h.transport.reading_paused
+        while h.transport.reading_paused:
+            await asyncio.sleep(0.01)
+        h.send(b"y" * rest)
+        await h.settle()
+        [response] = h.responses()
+        assert response.status == 200 and len(response.body) == first + rest
+    run(main())
+
+
+def test_client_that_stops_reading_a_response_is_aborted(impl):
+    """--timeout-response-send: the write buffer stays above its high-water mark."""
+    outcome = {}
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            while True:
+                await send({"type": "http.response.body", "body": b"x" * 1000,
+                            "more_body": True})
+        except OSError as exc:
+            outcome["error"] = exc
+
+    async def main():
+        h = Harness(app, impl, timeout_response_send=0.2)
+        h.connection.pause_writing()  # the client does not read
+        h.send(GET)
+        await asyncio.sleep(0.1)
+        assert not h.transport.closed
+        await asyncio.sleep(0.3)
+        assert h.transport.aborted
+        await h.settle()
+        assert isinstance(outcome.get("error"), OSError)
+    run(main())
+
+
+def test_response_progress_resets_the_send_deadline(impl):
+    async def main():
+        h = Harness(hello_app, impl, timeout_response_send=0.2)
+        for _ in range(4):  # blocked for 0.1 s at a time, then drained
+            h.connection.pause_writing()
+            await asyncio.sleep(0.1)
+            h.connection.resume_writing()
+        assert not h.transport.closed
+    run(main())
+
+
+def test_connection_that_never_shows_its_protocol_is_closed(impl):
+    """The head deadline runs from the accept, before any driver exists."""
+    from fasthttpd.connection import close_undecided
+
+    async def main():
+        h = Harness(hello_app, impl, timeout_request_header=0.1)
+        close_undecided(h.state)
+        assert not h.transport.closed
+        await asyncio.sleep(0.15)
+        close_undecided(h.state)
+        assert h.transport.closed and h.transport.take() == b""
+        await h.settle()
+        assert not h.state.undecided
+    run(main())
+
+
+def test_first_head_deadline_counts_from_the_accept(impl):
+    async def main():
+        h = Harness(hello_app, impl, timeout_request_header=0.2)
+        await asyncio.sleep(0.15)
+        h.send(b"GET / HTTP/1.1\r\n")  # picks the driver 0.15 s after the accept
+        await asyncio.sleep(0.1)
+        assert h.transport.closed
+        assert h.transport.take().startswith(b"HTTP/1.1 408 ")
+    run(main())
