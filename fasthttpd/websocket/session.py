@@ -55,7 +55,7 @@ import os
 from collections import deque
 from typing import Any
 
-from fasthttpd.driver import ClientDisconnected
+from fasthttpd.driver import ClientDisconnected, HttpDriver
 from fasthttpd.websocket import codec
 
 logger = logging.getLogger("fasthttpd.error")
@@ -442,3 +442,8 @@ class WebSocketSession:
             return
         rest = self.settings.ping_interval - self.settings.ping_timeout
         self._arm(max(rest, 0.0))
+
+
+# Over HTTP/1.1 the session is the connection's driver; compiled it is a cdef class
+# (session.pxd), so it joins the contract as a registered implementation.
+HttpDriver.register(WebSocketSession)
