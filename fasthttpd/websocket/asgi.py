@@ -247,6 +247,8 @@ class WebSocketCycle:
             stream.driver.switch_protocol(stream, head, session)  # type: ignore[attr-defined]
         if handler.state.observer is not None:
             handler.state.observer.websocket_opened()
+        if handler.state.shutting_down:  # accepted while the server stops: going away
+            session.stop()
 
     def _deny_with(self, status: int) -> None:
         self.status = status
@@ -308,7 +310,7 @@ class WebSocketCycle:
             if session is not None:
                 received, sent = session.bytes_received, session.bytes_sent
             access_log.log(
-                f"{client[0]}:{client[1]}" if client else "-", "GET", self.scope["path"],
+                f"{client[0]}:{client[1]}" if client else "-", stream.method, self.scope["path"],
                 stream.query.decode("latin-1"), stream.http_version, self.status, sent,
                 time.monotonic() - self.start,
                 headers.get(b"user-agent", b"").decode("latin-1"),

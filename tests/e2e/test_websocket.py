@@ -495,6 +495,19 @@ def test_shutdown_sends_1001_and_the_apps_see_disconnect(impl: str) -> None:
         assert "Traceback" not in server.log()
 
 
+def test_accepted_during_shutdown_goes_away_at_once(impl: str) -> None:
+    with run_server(app=APP, impl=impl) as server:
+        raw = RawSocket(server.port)
+        raw.send(handshake("/slow-accept"))  # the app accepts after 0.5 s
+        time.sleep(0.2)
+        server.proc.send_signal(signal.SIGTERM)
+        assert raw.read_head()[0] == 101
+        opcode, payload = raw.read_frame()
+        assert opcode == 8 and close_code(payload) == 1001
+        raw.send(frame(8, payload[:2]))
+        assert server.proc.wait(10) == 0
+
+
 # HTTP/2 (RFC 8441).
 class H2WebSocket:
     def __init__(self, port: int, context: ssl.SSLContext | None = None) -> None:

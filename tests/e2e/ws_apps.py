@@ -137,6 +137,18 @@ async def returns(scope, receive, send):
     await send({"type": "websocket.send", "text": "bye"})
 
 
+async def slow_accept(scope, receive, send):
+    await receive()
+    await asyncio.sleep(0.5)
+    await echo_accepted(receive, send)
+
+
+async def echo_accepted(receive, send):
+    await send({"type": "websocket.accept"})
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+
+
 async def no_accept(scope, receive, send):
     await receive()
 
@@ -153,4 +165,5 @@ ROUTES = {
     "/flood": flood,
     "/returns": returns,
     "/no-accept": no_accept,
+    "/slow-accept": slow_accept,
 }
