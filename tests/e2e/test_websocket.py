@@ -559,11 +559,15 @@ class H2WebSocket:
         while len(self.data) < 2:
             self.pump()
         n = self.data[1] & 0x7F
-        assert n < 126
-        while len(self.data) < 2 + n:
+        offset = 2
+        if n == 126:
+            while len(self.data) < 4:
+                self.pump()
+            n, offset = struct.unpack("!H", self.data[2:4])[0], 4
+        while len(self.data) < offset + n:
             self.pump()
-        out = self.data[0] & 0x0F, self.data[2:2 + n]
-        self.data = self.data[2 + n:]
+        out = self.data[0] & 0x0F, self.data[offset:offset + n]
+        self.data = self.data[offset + n:]
         return out
 
 
@@ -618,6 +622,47 @@ def test_rfc8441_denial_and_unknown_protocol(wsserver: RunningServer) -> None:
     client.connect("/echo", protocol=b"not-websocket")
     assert dict(client.wait_for(ev.ResponseReceived).headers)[b":status"] == b"501"
     client.sock.close()
+
+
+def test_rfc8441_frames_wait_for_the_client_window(wsserver: RunningServer) -> None:
+    client = H2WebSocket(wsserver.port)
+    client.h2.update_settings({4: 1000})  # SETTINGS_INITIAL_WINDOW_SIZE: 1000 bytes
+    client.sock.sendall(client.h2.data_to_send())
+    client.wait_for(ev.SettingsAcknowledged)
+    sid = client.connect("/echo")
+    client.wait_for(ev.ResponseReceived)
+    message = bytes(range(256)) * 12  # 3 KiB: three windows' worth
+    client.send(sid, frame(2, message))
+    # pump() acknowledges each DATA frame, which reopens the window bit by bit.
+    assert client.read_frame() == (2, message)
+    sizes = [len(event.data) for event in client.events if isinstance(event, ev.DataReceived)]
+    assert max(sizes, default=0) <= 1000
+    client.sock.close()
+
+
+def test_rfc8441_app_that_never_receives_closes_the_window(impl: str) -> None:
+    with run_server("--ws-max-queue", "2", app=APP, impl=impl) as server:
+        client = H2WebSocket(server.port)
+        sid = client.connect("/never-receive")
+        client.wait_for(ev.ResponseReceived)
+        message = frame(2, b"m" * 16000)
+        sent = 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            window = client.h2.local_flow_control_window(sid)
+            if window >= len(message):
+                client.send(sid, message)
+                sent += len(message)
+                continue
+            client.sock.settimeout(1.0)  # any WINDOW_UPDATE would come now
+            try:
+                client.pump()
+            except TimeoutError:
+                break
+        # The stream's window (256 KiB by default) bounds what the server buffers.
+        assert client.h2.local_flow_control_window(sid) < len(message)
+        assert sent <= 262144 + len(message)
+        client.sock.close()
 
 
 def test_rfc8441_shutdown_sends_1001_on_the_stream(impl: str) -> None:
