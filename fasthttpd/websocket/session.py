@@ -24,7 +24,9 @@ and it calls the session back:
     session.data_received(data)          # bytes from the peer, in order
     session.connection_lost(exc)         # the stream is gone (either side)
     session.pause_writing()              # optional: is_writing_paused became true
-    session.resume_writing()             # is_writing_paused became false again
+    session.resume_writing()             # is_writing_paused became false again (a
+                                         # carrier must call it then: the app and
+                                         # the reading may wait for it)
     session.stop()                       # server shutdown: close with 1001
 
 Over HTTP/1.1 the session *is* the connection's driver (the hand-off goes through
@@ -33,8 +35,9 @@ carrier is the connection's writer.
 
 States (`state`):
 
-    OPEN ----app close / stop / ping timeout----> CLOSING (our Close sent)
+    OPEN ----app close / stop-------------------> CLOSING (our Close sent)
     OPEN ----peer Close / protocol error--------> CLOSED  (Close sent, stream ended)
+    OPEN ----ping timeout-----------------------> CLOSED  (Close 1011 sent, stream cut)
     CLOSING --peer Close / close timeout--------> CLOSED
     any  -----stream lost-----------------------> CLOSED
 
@@ -45,6 +48,11 @@ frame headers before payloads). Each wait is bounded: the closing handshake by
 CLOSE_TIMEOUT, a ping by `ping_timeout`.
 
 One timer per session serves the keepalive and the closing handshake.
+
+Writes: a message the app sends while more received messages wait for it is
+gathered with the answers that follow, and they leave in one write once the app
+has none left to receive (or at the next loop iteration, or past GATHER_LIMIT):
+an echo of sixteen pipelined messages is one write, not sixteen.
 """
 
 from __future__ import annotations
