@@ -441,7 +441,8 @@ class Http1Driver:
             self._upgrading = stream  # switched once its (empty) body has ended
             return
         if request.upgrade is not None and self.config.ws != "none" and request.method == b"GET" \
-                and websocket.is_websocket_upgrade(request.upgrade):
+                and request.framing == _FRAMING_NONE and websocket.is_websocket_upgrade(
+                    request.upgrade):
             self._upgrading = stream  # a WebSocket handshake: the app decides (switch_protocol)
         if len(queue) == 1 or (not self._unsafe and not self._waiting):
             stream.dispatched = True

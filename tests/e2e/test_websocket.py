@@ -760,6 +760,14 @@ def test_ws_none_serves_upgrades_as_plain_http(impl: str) -> None:
         raw.close()
 
 
+def test_upgrade_with_a_body_is_not_a_handshake(wsserver: RunningServer) -> None:
+    raw = RawSocket(wsserver.port)
+    raw.send(handshake("/echo", extra="Content-Length: 5\r\n") + b"hello")
+    status, headers = raw.read_head()
+    assert status == 200 and headers["content-type"] == "application/json"  # plain HTTP
+    raw.close()
+
+
 def test_uvicorn_ws_names_mean_auto(impl: str) -> None:
     with run_server("--ws", "websockets", app=APP, impl=impl) as server:
         raw = open_raw(server.port)
