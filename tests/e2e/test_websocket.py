@@ -768,6 +768,16 @@ def test_upgrade_with_a_body_is_not_a_handshake(wsserver: RunningServer) -> None
     raw.close()
 
 
+def test_per_message_deflate_can_be_switched_off(impl: str) -> None:
+    with run_server("--no-ws-per-message-deflate", app=APP, impl=impl) as server:
+        async def go() -> tuple[str | None, str]:
+            async with connect(f"ws://127.0.0.1:{server.port}/echo") as ws:  # offers it
+                await ws.send("plain")
+                return ws.response.headers.get("sec-websocket-extensions"), str(await ws.recv())
+
+        assert run(go()) == (None, "plain")
+
+
 def test_uvicorn_ws_names_mean_auto(impl: str) -> None:
     with run_server("--ws", "websockets", app=APP, impl=impl) as server:
         raw = open_raw(server.port)
