@@ -453,6 +453,22 @@ def test_client_that_never_reads_blocks_the_app_send(wsserver: RunningServer) ->
     raw.close()
 
 
+def test_idle_websocket_outlives_the_http_deadlines(impl: str) -> None:
+    with run_server("--timeout-keep-alive", "0.5", "--timeout-request-header", "0.5",
+                    "--ws-ping-interval", "0", app=APP, impl=impl) as server:
+        raw = open_raw(server.port)
+        client = H2WebSocket(server.port)
+        sid = client.connect("/echo")
+        client.wait_for(ev.ResponseReceived)
+        time.sleep(1.5)  # idle, past every HTTP deadline
+        raw.send(frame(1, b"still open"))
+        assert raw.read_frame() == (1, b"still open")
+        client.send(sid, frame(1, b"h2 too"))
+        assert client.read_frame() == (1, b"h2 too")
+        raw.close()
+        client.sock.close()
+
+
 # Keepalive.
 def test_peer_that_does_not_answer_pings_is_closed_with_1011(impl: str) -> None:
     with run_server("--ws-ping-interval", "0.3", "--ws-ping-timeout", "0.3", app=APP,
