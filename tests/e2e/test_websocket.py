@@ -849,3 +849,17 @@ def test_metrics_count_open_websockets_and_messages() -> None:
         raw.read_frame()
         assert raw.is_closed()
         wait_for(pool, "fasthttpd_open_websockets", 0)
+
+
+def test_a_retiring_worker_sends_1001() -> None:
+    from tests.e2e.test_workers import ROOT, run_pool
+
+    with run_pool(app=APP, app_dir=ROOT, workers=1) as pool:
+        raw = open_raw(pool.port)
+        raw.send(frame(1, b"before"))
+        assert raw.read_frame() == (1, b"before")
+        pool.signal(signal.SIGHUP)  # graceful reload: the worker retires
+        opcode, payload = raw.read_frame()
+        assert opcode == 8 and close_code(payload) == 1001
+        raw.send(frame(8, payload[:2]))
+        assert raw.is_closed()
