@@ -472,6 +472,19 @@ def test_idle_websocket_outlives_the_http_deadlines(impl: str) -> None:
         client.sock.close()
 
 
+def test_a_slow_accept_is_the_apps_time_not_a_late_head(impl: str) -> None:
+    # The app takes 0.5 s to accept: longer than the head deadline, which must not
+    # fire on the bytes the client pipelined behind its handshake.
+    with run_server("--timeout-request-header", "0.2", app=APP, impl=impl) as server:
+        raw = RawSocket(server.port)
+        raw.send(handshake("/slow-accept") + frame(1, b"early"))
+        assert raw.read_head()[0] == 101
+        raw.send(frame(8, struct.pack("!H", 1000)))
+        opcode, payload = raw.read_frame()
+        assert opcode == 8 and close_code(payload) == 1000
+        raw.close()
+
+
 # Keepalive.
 def test_peer_that_does_not_answer_pings_is_closed_with_1011(impl: str) -> None:
     with run_server("--ws-ping-interval", "0.3", "--ws-ping-timeout", "0.3", app=APP,
