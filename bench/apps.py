@@ -112,3 +112,22 @@ async def mixed(scope: Scope, receive: Receive, send: Send) -> None:
         await _send_whole(send, HELLO_BODY, b"text/plain")
     else:
         await _send_whole(send, b"not found", b"text/plain", status=404)
+
+
+async def ws_echo(scope: Scope, receive: Receive, send: Send) -> None:
+    """WebSocket echo (the WebSocket scenarios); plain HTTP gets `hello`'s answer, which
+    is what the harness probes before and after each run."""
+    if scope["type"] != "websocket":
+        await hello(scope, receive, send)
+        return
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    while True:
+        message = await receive()
+        if message["type"] != "websocket.receive":
+            return
+        text = message.get("text")
+        if text is not None:
+            await send({"type": "websocket.send", "text": text})
+        else:
+            await send({"type": "websocket.send", "bytes": message["bytes"]})

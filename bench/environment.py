@@ -40,7 +40,7 @@ REQUIREMENTS = [
 ]
 TOOLS = {"wrk": "wrk", "h2load": "nghttp2-client"}  # command -> Debian package
 SERVER_DISTRIBUTIONS = ["uvicorn", "granian", "hypercorn", "httptools", "uvloop", "h2",
-                        "httpx", "matplotlib"]
+                        "websockets", "httpx", "matplotlib"]
 
 
 def venv_python() -> Path:
@@ -165,6 +165,7 @@ def versions() -> dict[str, str]:
     # wrk prints its version on an unknown option; -v is the documented one.
     found["wrk"] = _first_line(["wrk", "-v"]).split(" Copyright")[0]
     found["h2load"] = _first_line(["h2load", "--version"])
+    found["gcc"] = _first_line(["gcc", "--version"])  # builds bench/ws_load.c
     return found
 
 

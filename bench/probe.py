@@ -24,6 +24,8 @@ class Probe:
     request_body: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     http2: bool = False
+    websocket: bool = False  # expected_body is sent as one message and must come back
+    binary: bool = False
 
 
 @functools.cache
@@ -34,6 +36,10 @@ def _ssl_context(cafile: str | None) -> ssl.SSLContext:
 
 def check(probe: Probe, port: int, cafile: str | None, timeout: float = 10.0) -> str | None:
     """Why the server's answer to `probe` is wrong, or None when it is exactly right."""
+    if probe.websocket:
+        from bench.wsload import probe_websocket
+
+        return probe_websocket(port, probe.path, probe.expected_body, probe.binary, timeout)
     scheme = "https" if cafile else "http"
     verify = _ssl_context(cafile)
     url = f"{scheme}://127.0.0.1:{port}{probe.path}"

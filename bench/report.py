@@ -32,6 +32,13 @@ TARGETS = [
     ("idle-memory", "uvicorn", 1.0, True,
      "idle keep-alive connections cost less memory than uvicorn"),
     ("h2c", "hypercorn", 2.5, False, "HTTP/2 (h2load -c32 -m16) at least 2.5x hypercorn"),
+    # Issue 12.
+    ("ws-echo-32", "uvicorn", 2.0, False, "WebSocket 32-byte echo at least 2x uvicorn"),
+    ("ws-echo-32", "granian", 1.2, False, "WebSocket 32-byte echo at least 1.2x granian"),
+    ("ws-echo-1k", "uvicorn", 2.0, False, "WebSocket 1 KiB x16 echo at least 2x uvicorn"),
+    ("ws-echo-1k", "granian", 1.2, False, "WebSocket 1 KiB x16 echo at least 1.2x granian"),
+    ("ws-idle-memory", "uvicorn", 1.0, True,
+     "idle WebSockets cost less memory than uvicorn"),
 ]
 # (microbenchmark module, result key, minimum ratio, wording) from issue 4.
 MICRO_TARGETS = [

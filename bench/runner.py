@@ -31,12 +31,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import loadgen
+from bench import loadgen, wsload
 from bench.probe import check as probe_check
 from bench.scenarios import IDLE_MEMORY, Scenario
 from bench.servers import (
     OURS,
     SERVERS,
+    WS,
+    WS_IDLE,
     Launch,
     ServerFailed,
     ServerProcess,
@@ -122,8 +124,9 @@ class Runner:
 
     # Servers ---------------------------------------------------------------
 
-    def start_server(self, name: str, app: str, tls: bool) -> ServerProcess:
-        launch = Launch(app, free_port(), self.tls if tls else None)
+    def start_server(self, name: str, app: str, tls: bool,
+                     websocket: bool = False) -> ServerProcess:
+        launch = Launch(app, free_port(), self.tls if tls else None, websocket)
         log_path = self.workdir / f"{name}-{launch.port}.log"
         server = ServerProcess(SERVERS[name], launch, self.python, self.options.server_core,
                                self.repo, self.env, log_path)
@@ -144,7 +147,8 @@ class Runner:
         if current is not None:
             current.stop()
             del self.running[name]
-        server = self.start_server(name, scenario.app, wanted_tls)
+        server = self.start_server(name, scenario.app, wanted_tls,
+                                   scenario.feature in (WS, WS_IDLE))
         self.running[name] = server
         return server
 
@@ -158,6 +162,11 @@ class Runner:
     def load(self, scenario: Scenario, port: int, seconds: int) -> loadgen.LoadResult:
         scheme = "https" if scenario.tls else "http"
         url = f"{scheme}://127.0.0.1:{port}{scenario.path}"
+        if scenario.tool == "wsload":
+            return wsload.run_wsload(port, scenario.path, connections=scenario.connections,
+                                     seconds=seconds, size=scenario.message_size,
+                                     depth=scenario.streams, binary_messages=scenario.binary,
+                                     core=self.options.load_core)
         if scenario.tool == "h2load":
             return loadgen.run_h2load(url, clients=scenario.connections,
                                       streams=scenario.streams, seconds=seconds,
@@ -268,7 +277,10 @@ class Runner:
     def measure_memory_once(self, scenario: Scenario,
                             name: str) -> tuple[dict[str, Any] | None, str]:
         count = self.options.idle_connections
-        server = self.start_server(name, scenario.app, tls=False)
+        if scenario.idle_count and not self.options.quick:
+            count = scenario.idle_count
+        websocket = scenario.feature in (WS, WS_IDLE)
+        server = self.start_server(name, scenario.app, tls=False, websocket=websocket)
         helper = None
         try:
             problem = self.probe(scenario, server)
@@ -276,9 +288,11 @@ class Runner:
                 return None, problem
             time.sleep(MEMORY_SETTLE_SECONDS / 2)
             before = server.rss_bytes()
+            command = (wsload.idle_command(server.port, scenario.path, count) if websocket
+                       else [self.python, "-m", "bench.idle_clients", str(server.port),
+                             str(count)])
             helper = subprocess.Popen(
-                pinned([self.python, "-m", "bench.idle_clients", str(server.port), str(count)],
-                       self.options.load_core),
+                pinned(command, self.options.load_core),
                 cwd=self.repo, env=self.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT, text=True)
             opened = read_status_line(helper, "opened", timeout=150)
@@ -402,7 +416,8 @@ def describe(scenario: Scenario, cell: Cell) -> str:
     if scenario.headline == IDLE_MEMORY:
         return (f"{median['added_mib']:.1f} MiB added by {median['connections']} idle "
                 f"connections ({median['per_connection_kib']:.1f} KiB each)")
-    text = f"{median['requests_per_s']:,.0f} req/s"
+    unit = "msg/s" if scenario.tool == "wsload" else "req/s"
+    text = f"{median['requests_per_s']:,.0f} {unit}"
     latency = median.get("latency_ms")
     if latency:
         text += (f", p50 {latency['p50']:.2f} ms, p99 {latency['p99']:.2f} ms, "

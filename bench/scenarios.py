@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from bench import apps
 from bench.loadgen import CLOSE_LUA, PIPELINE_LUA, upload_lua
 from bench.probe import Probe
-from bench.servers import H1, H1_TLS, H2_TLS, H2C
+from bench.servers import H1, H1_TLS, H2_TLS, H2C, WS, WS_IDLE
 
 HELLO_APP = "bench.apps:hello"
 MIXED_APP = "bench.apps:mixed"
+WS_APP = "bench.apps:ws_echo"
+WS_IDLE_CONNECTIONS = 10000
 UPLOAD_SIZE = 1024 * 1024
 PIPELINE_DEPTH = 16
 
@@ -34,12 +36,15 @@ class Scenario:
     title: str
     app: str
     feature: str  # what a server must support to take part
-    tool: str  # "wrk", "h2load" or "idle" (the memory helper)
+    tool: str  # "wrk", "h2load", "wsload" (bench/ws_load.c) or "idle" (the memory helper)
     probe: Probe
     path: str = "/"
     tls: bool = False
     connections: int = 64
-    streams: int = 1  # h2load: concurrent streams per connection
+    streams: int = 1  # h2load: concurrent streams per connection; wsload: messages in flight
+    message_size: int = 0  # wsload: bytes per message
+    binary: bool = False  # wsload: binary messages, else text
+    idle_count: int = 0  # idle: connections to hold (0: --idle-connections)
     lua: str = ""
     script_args: tuple[str, ...] = ()
     min_body_bytes: int = 0  # every counted response carries at least this much
@@ -108,6 +113,18 @@ SCENARIOS: list[Scenario] = [
              HELLO_PROBE, connections=32, min_body_bytes=HELLO_SIZE, headline=P99_LATENCY),
     Scenario("idle-memory", "memory added by idle keep-alive connections", HELLO_APP, H1,
              "idle", HELLO_PROBE, headline=IDLE_MEMORY),
+    Scenario("ws-echo-32", "WebSocket echo, 32-byte text, 64 connections x 1 in flight",
+             WS_APP, WS, "wsload", Probe("/", b"w" * 32, websocket=True), connections=64,
+             streams=1, message_size=32, min_body_bytes=32, records_latency=False),
+    Scenario("ws-echo-1k", "WebSocket echo, 1 KiB binary, 64 connections x 16 in flight",
+             WS_APP, WS, "wsload", Probe("/", bytes(range(256)) * 4, websocket=True,
+                                         binary=True),
+             connections=64, streams=16, message_size=1024, binary=True, min_body_bytes=1024,
+             records_latency=False),
+    Scenario("ws-idle-memory", f"memory added by {WS_IDLE_CONNECTIONS} idle WebSockets",
+             WS_APP, WS_IDLE, "idle", Probe("/", b"w" * 32, websocket=True),
+             headline=IDLE_MEMORY,
+             idle_count=WS_IDLE_CONNECTIONS),
 ]
 
 BY_KEY = {scenario.key: scenario for scenario in SCENARIOS}

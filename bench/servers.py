@@ -36,6 +36,8 @@ H1 = "h1"
 H1_TLS = "h1-tls"
 H2C = "h2c"
 H2_TLS = "h2-tls"
+WS = "ws"  # WebSocket (RFC 6455) over HTTP/1.1
+WS_IDLE = "ws-idle"  # the same, in the memory scenario (where the ceiling has no place)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Launch:
     app: str  # "module:attribute"
     port: int
     tls: TlsFiles | None = None
+    websocket: bool = False  # the app serves WebSockets: peers that can switch them off must not
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,10 @@ def _fasthttpd(python: str, launch: Launch) -> list[str]:
 
 
 def _uvicorn(python: str, launch: Launch) -> list[str]:
+    # WebSockets on uvicorn's default implementation, the `websockets` library.
     command = [python, "-m", "uvicorn", launch.app, "--host", "127.0.0.1",
                "--port", str(launch.port), "--loop", "uvloop", "--http", "httptools",
-               "--no-access-log", "--log-level", "warning",
+               "--ws", "websockets", "--no-access-log", "--log-level", "warning",
                "--timeout-keep-alive", str(KEEP_ALIVE_SECONDS), "--backlog", "4096"]
     if launch.tls:
         command += ["--ssl-certfile", launch.tls.certfile, "--ssl-keyfile", launch.tls.keyfile]
@@ -90,7 +94,8 @@ def _granian(python: str, launch: Launch) -> list[str]:
     # header read timeout, raised to its maximum (60 s) in the spirit of KEEP_ALIVE_SECONDS.
     command = [python, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
                "--port", str(launch.port), "--workers", "1", "--loop", "uvloop",
-               "--http", "auto", "--no-ws", "--log-level", "warning", "--no-access-log",
+               "--http", "auto", *(() if launch.websocket else ("--no-ws",)),
+               "--log-level", "warning", "--no-access-log",
                "--backlog", "4096", "--backpressure", str(GRANIAN_BACKPRESSURE),
                "--http1-header-read-timeout", "60000", launch.app]
     if launch.tls:
@@ -108,13 +113,22 @@ def _hypercorn(python: str, launch: Launch) -> list[str]:
     return command
 
 
-ALL_FEATURES = frozenset({H1, H1_TLS, H2C, H2_TLS})
+def _ws_ceiling(python: str, launch: Launch) -> list[str]:
+    from bench.wsload import ceiling_command
+
+    return ceiling_command(launch.port)
+
+
+ALL_FEATURES = frozenset({H1, H1_TLS, H2C, H2_TLS, WS, WS_IDLE})
 
 SERVERS: dict[str, ServerSpec] = {
     "fasthttpd": ServerSpec("fasthttpd", ALL_FEATURES, _fasthttpd, "fasthttpd"),
-    "uvicorn": ServerSpec("uvicorn", frozenset({H1, H1_TLS}), _uvicorn, "uvicorn"),
+    "uvicorn": ServerSpec("uvicorn", frozenset({H1, H1_TLS, WS, WS_IDLE}), _uvicorn, "uvicorn"),
     "granian": ServerSpec("granian", ALL_FEATURES, _granian, "granian"),
     "hypercorn": ServerSpec("hypercorn", ALL_FEATURES, _hypercorn, "hypercorn"),
+    # The WebSocket load generator's own trivial echo (bench/ws_load.c --serve): not
+    # a server under test but the ceiling that shows the generator is not the limit.
+    "ws-ceiling": ServerSpec("ws-ceiling", frozenset({WS}), _ws_ceiling, "fasthttpd"),
 }
 OURS = "fasthttpd"
 

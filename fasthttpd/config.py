@@ -96,7 +96,8 @@ class Config:
         '%(client)s - "%(method)s %(path)s HTTP/%(http_version)s" %(status)s %(bytes)s '
         '%(duration_ms).1fms',
         "Access log line as a %-format over: client, method, path, query, http_version, "
-        "status, bytes, duration_ms, user_agent, referer.", group="logging")
+        "status, bytes, bytes_received (WebSocket sessions), duration_ms, user_agent, referer.",
+        group="logging")
     access_log_json: bool = setting(False, "Write access log lines as JSON objects, one per "
                                     "line: the format's fields plus `time` (UTC).",
                                     group="logging")
@@ -183,6 +184,28 @@ class Config:
                                      "or for the client to read, before its stream is reset "
                                      "(zero-window stall guard).", group="http2")
 
+    # WebSocket.
+    ws: str = setting("auto", "WebSocket support: `auto` serves RFC 6455 (and RFC 8441 over "
+                      "HTTP/2); `none` serves upgrade requests as plain HTTP. uvicorn's "
+                      "`websockets`, `websockets-sansio` and `wsproto` mean `auto`.",
+                      choices=("auto", "none", "websockets", "websockets-sansio", "wsproto"),
+                      group="websocket")
+    ws_max_size: int = setting(16777216, "Largest WebSocket message in bytes, after "
+                               "decompression; beyond it the connection closes with 1009 "
+                               "(uvicorn's default, 16 MiB).", group="websocket")
+    ws_max_queue: int = setting(32, "Received WebSocket messages queued for an app that has not "
+                                "asked for them before reading from the client pauses "
+                                "(uvicorn's default).", group="websocket")
+    ws_ping_interval: float | None = setting(20.0, "Seconds between keepalive pings on a "
+                                             "WebSocket; 0 or none: no pings (uvicorn's "
+                                             "default).", group="websocket")
+    ws_ping_timeout: float | None = setting(20.0, "Seconds a ping waits for its pong before "
+                                            "the connection is closed with 1011; 0 or none: "
+                                            "no limit (uvicorn's default).", group="websocket")
+    ws_per_message_deflate: bool = setting(True, "Negotiate permessage-deflate (RFC 7692) when "
+                                           "the client offers it (uvicorn's default).",
+                                           group="websocket")
+
     # Worker processes.
     workers: int = setting(1, "Worker processes; 1 serves in this process.", group="workers")
     limit_max_requests: int = setting(0, "Recycle a worker after this many requests. 0: never.",
@@ -268,23 +291,6 @@ class Config:
                                       "each request runs in a fresh copy of the server's "
                                       "context, which never holds what the lifespan set. "
                                       "Accepted, with no effect.", group="application")
-
-    # WebSocket (the `ws` helper owns these; declared here with uvicorn's defaults so that
-    # uvicorn command lines parse in this branch too).
-    ws: str = setting("auto", "WebSocket support: `auto`, or `none` to refuse upgrades. "
-                      "uvicorn's `websockets`, `websockets-sansio` and `wsproto` mean `auto`.",
-                      choices=("auto", "none", "websockets", "wsproto", "websockets-sansio"),
-                      group="websocket")
-    ws_max_size: int = setting(16777216, "Largest WebSocket message in bytes (uvicorn's "
-                               "default).", group="websocket")
-    ws_max_queue: int = setting(32, "WebSocket messages queued for the app before reading "
-                                "pauses (uvicorn's default).", group="websocket")
-    ws_ping_interval: float | None = setting(20.0, "Seconds between WebSocket pings; none: "
-                                             "no pings.", group="websocket")
-    ws_ping_timeout: float | None = setting(20.0, "Seconds to wait for a WebSocket pong "
-                                            "before closing.", group="websocket")
-    ws_per_message_deflate: bool = setting(True, "Offer WebSocket per-message compression "
-                                           "(RFC 7692).", group="websocket")
 
     @property
     def is_tls(self) -> bool:
@@ -484,6 +490,12 @@ def validate(config: Config) -> None:
                  "h2_max_queued_control_frames", "workers", "backlog", "worker_crash_limit"):
         if getattr(config, name) < 1:
             raise ValueError(f"{flag_name(name)}: must be at least 1")
+    for name in ("ws_max_size", "ws_max_queue"):
+        if getattr(config, name) < 1:
+            raise ValueError(f"{flag_name(name)}: must be at least 1")
+    for name in ("ws_ping_interval", "ws_ping_timeout"):
+        if (getattr(config, name) or 0) < 0:
+            raise ValueError(f"{flag_name(name)}: must be 0 or more")
     for name in ("h2_initial_window_size", "h2_connection_window_size"):
         # RFC 9113 6.5.2 and 6.9.1: a window is at most 2**31 - 1.
         if not 1 <= getattr(config, name) <= 2**31 - 1:

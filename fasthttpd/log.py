@@ -48,6 +48,7 @@ ACCESS_LOG_FIELDS: dict[str, Any] = {
     "http_version": "1.1",
     "status": 200,
     "bytes": 13,
+    "bytes_received": 0,
     "duration_ms": 0.25,
     "user_agent": "curl/8.0",
     "referer": "",
@@ -209,8 +210,10 @@ class AccessLog:
         self.clock = LineClock()
 
     def log(self, client: str, method: str, path: str, query: str, http_version: str,
-            status: int, size: int, duration: float, user_agent: str, referer: str) -> None:
-        """Log one response; `duration` is in seconds, `size` the body bytes sent."""
+            status: int, size: int, duration: float, user_agent: str, referer: str,
+            received: int | None = None) -> None:
+        """Log one response; `duration` is in seconds, `size` the body bytes sent
+        (a WebSocket's line: every byte sent, and `received` every byte received)."""
         if not self.enabled:
             return
         if not path.isprintable():
@@ -229,6 +232,8 @@ class AccessLog:
             "user_agent": user_agent,
             "referer": referer,
         }
+        if received is not None or not self.json:  # JSON lines of HTTP requests keep their keys
+            fields["bytes_received"] = received or 0
         if self.json:
             fields["time"] = iso_timestamp(time.time())
             line = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))

@@ -30,6 +30,15 @@ class RequestObserver:
     def app_error(self, exc: BaseException, method: str, path: str) -> None:
         pass
 
+    def websocket_opened(self) -> None:
+        pass
+
+    def websocket_closed(self) -> None:
+        pass
+
+    def websocket_messages(self, received: int, sent: int) -> None:
+        pass
+
 
 class ServerState:
     """Shared by the server's connections; created by `Server`, read by drivers."""

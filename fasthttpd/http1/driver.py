@@ -77,6 +77,7 @@ from typing import TYPE_CHECKING, Any
 from fasthttpd import http1
 from fasthttpd.driver import ClientDisconnected, Headers, HttpDriver, HttpStream
 from fasthttpd.http1.events import EndOfMessage, Request
+from fasthttpd.websocket import hooks as websocket
 
 if TYPE_CHECKING:
     from fasthttpd.client import Client
@@ -537,9 +538,17 @@ class Http1Driver:
             self._unsafe += 1
         if request.upgrade is not None and self._accepts_upgrade(stream):
             self._upgrading = stream  # switched once its (empty) body has ended
-        elif len(queue) == 1 or (not self._unsafe and not self._waiting):
+            return
+        if request.upgrade is not None and self.config.ws != "none" and request.method == b"GET" \
+                and request.framing == _FRAMING_NONE and websocket.is_websocket_upgrade(
+                    request.upgrade):
+            self._upgrading = stream  # a WebSocket handshake: the app decides (switch_protocol)
+        if len(queue) == 1 or (not self._unsafe and not self._waiting):
             stream.start()
-            self.on_message(stream)
+            if stream is self._upgrading:
+                websocket.dispatch(self.on_message, stream)
+            else:
+                self.on_message(stream)
         else:
             self._waiting += 1
             if len(queue) > PIPELINE_LIMIT:
@@ -555,7 +564,7 @@ class Http1Driver:
         stream.end_body()
         if stream.phase >= COMPLETE:  # finished discarding a body the app did not read
             self._drain_budget = DRAIN_LIMIT
-        if stream is self._upgrading:
+        if stream is self._upgrading and stream.request.upgrade == b"h2c":
             self._switch_to_h2c(stream)
             return
         if not stream.request.keep_alive:
@@ -565,7 +574,9 @@ class Http1Driver:
             return
         self.reading = IDLE
         self._deadline = INFINITY  # the next deadline is set once the read is processed
-        if stream.request.upgrade is not None:
+        if stream is self._upgrading:  # WebSocket: what follows waits for the app
+            self._pause_reading(_PAUSED_UPGRADE)
+        elif stream.request.upgrade is not None:
             # Declined: the parser stopped after this message; carry on.
             self.loop.call_soon(self._resume_parsing)
 
@@ -583,8 +594,8 @@ class Http1Driver:
                 if now >= self._window_end and not self._body_window_passed(now):
                     return
                 self._set_deadline_at(now + self.config.timeout_request_body)
-        elif reading == CLOSED:
-            self._deadline = INFINITY
+        elif reading == CLOSED or self._upgrading is not None:
+            self._deadline = INFINITY  # (a WebSocket handshake: the app's time, not ours)
         elif not self.parser.is_idle:
             if reading != HEAD:  # dribbling bytes does not extend it
                 self.reading = HEAD
@@ -707,6 +718,11 @@ class Http1Driver:
 
     def response_complete(self, stream: Http1Stream) -> None:
         self.client.pending_response_count -= 1
+        if stream is self._upgrading:  # a WebSocket handshake answered in HTTP: carry on
+            self._upgrading = None
+            if self._reading_paused_for & _PAUSED_UPGRADE:
+                self._resume_reading(_PAUSED_UPGRADE)
+            self.loop.call_soon(self._resume_parsing)
         queue = self.queue
         if not queue or stream is not queue[0]:
             return  # answered ahead of its turn: written when the turn comes
@@ -778,7 +794,10 @@ class Http1Driver:
                         break
                 self._waiting -= 1
                 stream.start()
-                self.on_message(stream)
+                if stream is self._upgrading:
+                    websocket.dispatch(self.on_message, stream)
+                else:
+                    self.on_message(stream)
         finally:
             self._dispatching = False
 
@@ -964,6 +983,20 @@ class Http1Driver:
                 and request.framing == _FRAMING_NONE
                 and sum(1 for name, _ in request.headers if name == b"http2-settings") == 1)
 
+    def switch_protocol(self, stream: Http1Stream, response: bytes, driver: Any) -> None:
+        """Answer `stream` (the queue's head) with `response` (a 101) and hand the
+        connection to `driver` with the bytes read after the request (WebSocket)."""
+        rest = self.parser.take_unparsed()
+        self.queue.clear()
+        self.client.pending_response_count -= 1
+        self._upgrading = None
+        self.closing = True
+        self._close_input()
+        self._reading_paused_for = 0  # the new driver reads at its own pace
+        self._flush()
+        self.writer.write(response)
+        self.writer.switch_driver(driver, rest)
+
     def _switch_to_h2c(self, stream: Http1Stream) -> None:
         from fasthttpd.http2 import new_http2_driver
 
@@ -1004,6 +1037,7 @@ def _reason(status: int) -> str:
 
 _PAUSED_BODY = 1
 _PAUSED_PIPELINE = 2
+_PAUSED_UPGRADE = 4
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 # Values fixed by fasthttpd/_parser.pyi and fasthttpd/_serializer.pyi.

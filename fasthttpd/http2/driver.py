@@ -63,6 +63,7 @@ from hyperframe.frame import GoAwayFrame
 from fasthttpd.driver import HttpDriver
 from fasthttpd.http2.headers import CONNECTION_SPECIFIC, parse_request, trailers_are_valid
 from fasthttpd.http2.stream import Http2Stream
+from fasthttpd.websocket import http2 as websocket
 
 if TYPE_CHECKING:
     from fasthttpd.client import Client
@@ -149,7 +150,7 @@ class Http2Driver(HttpDriver):
         "last_stream_id", "in_receive", "flush_scheduled", "unflushed", "receiving",
         "idle_since", "timer", "tick", "window_end", "resets", "control_frames",
         "queued_acks", "server_header", "date_header", "max_streams",
-        "max_resets", "max_control_frames", "max_queued_acks",
+        "max_resets", "max_control_frames", "max_queued_acks", "websockets",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -196,6 +197,9 @@ class Http2Driver(HttpDriver):
         self.max_resets = config.h2_max_resets_per_second
         self.max_control_frames = config.h2_max_control_frames_per_second
         self.max_queued_acks = config.h2_max_queued_control_frames
+        # RFC 8441 WebSocket streams (fasthttpd.websocket.http2), told of a shutdown;
+        # None with --ws none.
+        self.websockets: set[Any] | None = set() if config.ws != "none" else None
 
     # HttpDriver.
     def setup(self, client: Client, on_message: OnMessage, writer: Writer) -> None:
@@ -305,6 +309,8 @@ class Http2Driver(HttpDriver):
         if self.stopping or self.closed:
             return
         self.stopping = True
+        for stream in list(self.websockets or ()):
+            stream.stop()  # Close 1001; their streams end with the closing handshake
         if not self.started:
             self._close()
             return
@@ -360,8 +366,11 @@ class Http2Driver(HttpDriver):
             self.resets += 1
             h2.reset_stream(stream_id, ErrorCodes.REFUSED_STREAM)
             return
-        head = parse_request(event.headers)
         ended = event.stream_ended is not None
+        if self.websockets is not None and websocket.has_protocol(event.headers):
+            websocket.open_stream(self, stream_id, event.headers, ended)  # RFC 8441
+            return
+        head = parse_request(event.headers)
         if type(head) is str:
             self._reject(stream_id, head)
             return
@@ -661,4 +670,6 @@ def _local_settings(h2: H2Connection, config: Any) -> Settings:
         SettingCodes.MAX_CONCURRENT_STREAMS: config.h2_max_concurrent_streams,
         SettingCodes.INITIAL_WINDOW_SIZE: config.h2_initial_window_size,
         SettingCodes.MAX_HEADER_LIST_SIZE: config.h2_max_header_list_size,
+        # RFC 8441 3: extended CONNECT, for WebSockets.
+        SettingCodes.ENABLE_CONNECT_PROTOCOL: 0 if config.ws == "none" else 1,
     })

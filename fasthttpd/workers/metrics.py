@@ -39,6 +39,10 @@ class WorkerMetrics(RequestObserver):
                  on_app_error: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.on_app_error = on_app_error
         self.open_connections = 0  # a gauge: sent as is, never reset
+        self.open_websockets = 0  # a gauge too
+        self._ws_reported = False
+        self._ws_in = 0
+        self._ws_out = 0
         self._requests: dict[tuple[str, int], int] = {}
         self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
         self._duration_sum = 0.0
@@ -59,6 +63,16 @@ class WorkerMetrics(RequestObserver):
     def connection_closed(self) -> None:
         self.open_connections -= 1
 
+    def websocket_opened(self) -> None:
+        self.open_websockets += 1
+
+    def websocket_closed(self) -> None:
+        self.open_websockets -= 1
+
+    def websocket_messages(self, received: int, sent: int) -> None:
+        self._ws_in += received
+        self._ws_out += sent
+
     def app_error(self, exc: BaseException, method: str, path: str) -> None:
         self._app_errors += 1
         if self._error_reports_left <= 0 or self.on_app_error is None:
@@ -70,6 +84,12 @@ class WorkerMetrics(RequestObserver):
     def take_delta(self) -> dict[str, Any]:
         """What was counted since the last call, as JSON-ready data; counting restarts."""
         delta: dict[str, Any] = {"conn": self.open_connections}
+        if self.open_websockets or self._ws_reported:  # a gauge, sent until it is back to 0
+            delta["ws"] = self.open_websockets
+            self._ws_reported = self.open_websockets != 0
+        if self._ws_in or self._ws_out:
+            delta["ws_msg"] = [self._ws_in, self._ws_out]
+            self._ws_in = self._ws_out = 0
         if self._requests:
             delta["req"] = [[version, cls, n] for (version, cls), n in self._requests.items()]
             delta["lat"] = self._buckets
@@ -93,12 +113,22 @@ class PoolMetrics:
         self.duration_sum = 0.0
         self.app_errors = 0
         self._open_connections: dict[int, int] = {}  # worker id -> last reported gauge
+        self._open_websockets: dict[int, int] = {}
+        self.websocket_messages_in = 0
+        self.websocket_messages_out = 0
 
     def add(self, worker_id: int, delta: dict[str, Any]) -> None:
         """Merge one heartbeat's delta; malformed parts are ignored, not fatal."""
         conn = delta.get("conn")
         if isinstance(conn, int):
             self._open_connections[worker_id] = conn
+        websockets = delta.get("ws")
+        if isinstance(websockets, int):
+            self._open_websockets[worker_id] = websockets
+        messages = delta.get("ws_msg")
+        if isinstance(messages, list) and len(messages) == 2:
+            self.websocket_messages_in += int(messages[0])
+            self.websocket_messages_out += int(messages[1])
         for version, cls, count in delta.get("req", ()):
             key = (str(version), f"{int(cls)}xx")
             self.requests[key] = self.requests.get(key, 0) + int(count)
@@ -112,10 +142,15 @@ class PoolMetrics:
     def forget(self, worker_id: int) -> None:
         """A worker exited: its connections are gone with it."""
         self._open_connections.pop(worker_id, None)
+        self._open_websockets.pop(worker_id, None)
 
     @property
     def open_connections(self) -> int:
         return sum(self._open_connections.values())
+
+    @property
+    def open_websockets(self) -> int:
+        return sum(self._open_websockets.values())
 
 
 def render_prometheus(metrics: PoolMetrics, restarts: dict[str, int], workers_alive: int,
@@ -147,6 +182,16 @@ def render_prometheus(metrics: PoolMetrics, restarts: dict[str, int], workers_al
 
     header("fasthttpd_open_connections", "gauge", "Client connections open in all workers.")
     lines.append(f"fasthttpd_open_connections {metrics.open_connections}")
+
+    header("fasthttpd_open_websockets", "gauge", "WebSocket sessions open in all workers.")
+    lines.append(f"fasthttpd_open_websockets {metrics.open_websockets}")
+
+    header("fasthttpd_websocket_messages_total", "counter",
+           "WebSocket messages, by direction (in: from clients, out: to clients).")
+    lines.append(f'fasthttpd_websocket_messages_total{{direction="in"}} '
+                 f"{metrics.websocket_messages_in}")
+    lines.append(f'fasthttpd_websocket_messages_total{{direction="out"}} '
+                 f"{metrics.websocket_messages_out}")
 
     header("fasthttpd_app_errors_total", "counter", "Exceptions raised by the application.")
     lines.append(f"fasthttpd_app_errors_total {metrics.app_errors}")
