@@ -68,7 +68,9 @@ class Config:
     ssl_certfile: str | None = setting(None, "TLS certificate chain (PEM); enables TLS.",
                                        group="tls")
     ssl_keyfile: str | None = setting(None, "TLS private key (PEM).", group="tls")
-    ssl_keyfile_password: str | None = setting(None, "Password of the private key.", group="tls")
+    ssl_keyfile_password: str | None = setting(
+        None, "Password of an encrypted private key; without it such a key is refused "
+        "with a message, never asked for on the terminal.", group="tls")
     ssl_ca_certs: str | None = setting(None, "CA bundle used to verify client certificates.",
                                        group="tls")
     ssl_cert_reqs: int = setting(0, "Client certificates: 0 none, 1 optional, 2 required "
