@@ -33,7 +33,9 @@ class Config:
     app: str = setting("fasthttpd.demo:app", "ASGI application as `module:attribute`.",
                        group="application")
     factory: bool = setting(False, "Treat APP as a factory: call it with no arguments to get "
-                            "the application.", group="application")
+                            "the application. Without it, an APP that takes no arguments "
+                            "is called all the same, with a warning, as uvicorn does.",
+                            group="application")
     app_dir: str = setting(".", "Directory put first on sys.path before importing APP.",
                            group="application")
     lifespan: str = setting("auto", "ASGI lifespan: `auto` runs it when the app supports it, "

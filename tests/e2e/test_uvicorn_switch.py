@@ -38,6 +38,10 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": body})
+
+
+def create_app():
+    return app
 '''
 
 # The shape of uvicorn's own logging config as users copy it: uvicorn's loggers,
@@ -192,3 +196,13 @@ def test_log_config_naming_fasthttpd_loggers_routes_the_access_log(tmp_path):
     log = log_path.read_text()
     assert "running the app 'main:app'" in log  # the error log was left where it was
     assert "uvicorn's loggers" not in log
+
+
+def test_factory_without_the_flag_is_served_with_a_warning(tmp_path):
+    # uvicorn calls an app that takes no arguments as a factory (and warns about it).
+    write_project(tmp_path)
+    port = free_port()
+    with fasthttpd(f"main:create_app --port {port}", tmp_path, port) as (url, log_path):
+        assert httpx.get(url + "/", timeout=5).json()["version"] == "one"
+    assert "'main:create_app' takes no arguments: called it as an application factory" \
+        in log_path.read_text()
