@@ -285,10 +285,13 @@ def test_without_header_or_asgi2_the_app_is_called_directly(app_dir):
     assert app is sys.modules[name].asgi3
 
 
-def test_factory_without_the_flag_is_called_with_a_warning_as_uvicorn_does(app_dir, caplog):
+def test_factory_without_the_flag_is_called_with_a_warning_as_uvicorn_does(app_dir, caplog,
+                                                                           monkeypatch):
     # `uvicorn main:create_app` serves what create_app() returns, warning that --factory
     # says so explicitly; the same command line does the same here.
     name = write_module(app_dir, ASGI3_MODULE)
+    # Other tests may have configured the server's logging, which stops propagation.
+    monkeypatch.setattr(logging.getLogger("fasthttpd.error"), "propagate", True)
     with caplog.at_level(logging.WARNING, logger="fasthttpd.error"):
         app = load(f"{name}:create_app", app_dir)
     assert app is sys.modules[name].app
