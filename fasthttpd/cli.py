@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import sys
 from typing import Any, NoReturn
 
@@ -164,6 +165,7 @@ def run_single_process(config: Config) -> int:
         configure_logging(config)
     except ValueError as exc:  # --log-config
         fail(str(exc), USAGE_ERROR)
+    warn_about_log_config(config)
     from fasthttpd.workers.activation import activated_sockets
 
     try:
@@ -181,6 +183,15 @@ def run_single_process(config: Config) -> int:
 
     log_startup(config)
     return Server(config, app, on_ready=lambda server: log_how_to_stop()).run(sockets)
+
+
+def warn_about_log_config(config: Config) -> None:
+    """Once per server (not per worker): a uvicorn log config that would change nothing."""
+    from fasthttpd.log import ERROR_LOGGER, uvicorn_loggers_warning
+
+    warning = uvicorn_loggers_warning(config.log_config) if config.log_config else None
+    if warning:
+        logging.getLogger(ERROR_LOGGER).warning(warning)
 
 
 def check_tls_files(config: Config) -> None:
@@ -209,6 +220,7 @@ def run_supervised(config: Config) -> int:
         configure_logging(config)
     except ValueError as exc:  # --log-config
         fail(str(exc), USAGE_ERROR)
+    warn_about_log_config(config)
     try:
         from fasthttpd.workers import run_supervised as supervise
     except ImportError as exc:

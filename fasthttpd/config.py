@@ -33,7 +33,9 @@ class Config:
     app: str = setting("fasthttpd.demo:app", "ASGI application as `module:attribute`.",
                        group="application")
     factory: bool = setting(False, "Treat APP as a factory: call it with no arguments to get "
-                            "the application.", group="application")
+                            "the application. Without it, an APP that takes no arguments "
+                            "is called all the same, with a warning, as uvicorn does.",
+                            group="application")
     app_dir: str = setting(".", "Directory put first on sys.path before importing APP.",
                            group="application")
     lifespan: str = setting("auto", "ASGI lifespan: `auto` runs it when the app supports it, "
@@ -68,7 +70,9 @@ class Config:
     ssl_certfile: str | None = setting(None, "TLS certificate chain (PEM); enables TLS.",
                                        group="tls")
     ssl_keyfile: str | None = setting(None, "TLS private key (PEM).", group="tls")
-    ssl_keyfile_password: str | None = setting(None, "Password of the private key.", group="tls")
+    ssl_keyfile_password: str | None = setting(
+        None, "Password of an encrypted private key; without it such a key is refused "
+        "with a message, never asked for on the terminal.", group="tls")
     ssl_ca_certs: str | None = setting(None, "CA bundle used to verify client certificates.",
                                        group="tls")
     ssl_cert_reqs: int = setting(0, "Client certificates: 0 none, 1 optional, 2 required "

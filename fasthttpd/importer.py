@@ -4,9 +4,10 @@ Theory of operation: `config.app` is "module:attribute", where the attribute may
 dotted ("pkg.web:api.app"). `config.app_dir` goes first on sys.path so that a module
 next to the user's working directory wins over an installed one of the same name. The
 module is imported, the attribute looked up, and with `--factory` called with no
-arguments. Every failure becomes one `AppLoadError` whose message fits on one line;
-the full traceback of an error raised inside the user's module is logged at debug
-level for whoever needs it.
+arguments; without it, an attribute that takes no arguments is called all the same,
+with a warning, as uvicorn does. Every failure becomes one `AppLoadError` whose
+message fits on one line; the full traceback of an error raised inside the user's
+module is logged at debug level for whoever needs it.
 
 The server calls one shape of application, ASGI 3: `app(scope, receive, send)`
 returning an awaitable. `--interface` says what the loaded object is: `asgi3`, `asgi2`
@@ -57,8 +58,17 @@ def load_app(config: Config) -> Any:
     put_app_dir_first(config.app_dir)
     module = import_app_module(module_name)
     target = find_attribute(module, module_name, attribute_path)
+    from_factory = config.factory
     if config.factory:
         target = call_factory(target, config.app)
+    elif is_factory(target):
+        # uvicorn calls the app with no arguments and, when that works, serves what it
+        # returned (with a warning): a command line relying on it works here too. Only
+        # a callable that takes no arguments is called, never an app on a guess.
+        logger.warning("%r takes no arguments: called it as an application factory, as "
+                       "uvicorn does; add --factory to say so", config.app)
+        target = call_factory(target, config.app)
+        from_factory = True
     interface = config.interface
     if interface == "auto":
         interface = "asgi2" if looks_like_asgi2(target) else "asgi3"
@@ -68,12 +78,20 @@ def load_app(config: Config) -> Any:
                                "it is not an ASGI 2 application")
         target = ASGI2App(target)
     else:
-        check_asgi3(target, config.app, config.factory)
+        check_asgi3(target, config.app, from_factory)
     if config.header:
         from fasthttpd.config import parse_headers
 
         target = DefaultHeaders(target, parse_headers(config.header))
     return target
+
+
+def is_factory(target: Any) -> bool:
+    """A function or callable object (not a class) that takes no arguments."""
+    if inspect.isclass(target) or not callable(target):
+        return False
+    signature = signature_of(target)
+    return signature is not None and accepts(signature, 0) and not accepts(signature, 1)
 
 
 def looks_like_asgi2(app: Any) -> bool:

@@ -89,7 +89,14 @@ def is_terminal(stream: Any) -> bool:
 
 
 def apply_log_config(path: str) -> None:
-    """dictConfig from .json, .yaml or .yml; fileConfig (INI) from anything else."""
+    """dictConfig from .json, .yaml or .yml; fileConfig (INI) from anything else.
+
+    fasthttpd's own two loggers stay enabled unless the file names them: they exist
+    only because configure_logging set them up a moment before, so dictConfig's
+    `disable_existing_loggers` (true unless the file says otherwise, and a uvicorn
+    log config rarely says otherwise) would otherwise silence every startup line, app
+    error and access line.
+    """
     import logging.config
 
     try:
@@ -113,6 +120,48 @@ def apply_log_config(path: str) -> None:
     except Exception as exc:  # json, yaml, configparser and the logging module's errors
         raise ValueError(f"--log-config: cannot apply {path}: {type(exc).__name__}: "
                          f"{exc}") from None
+    for name in (ERROR_LOGGER, ACCESS_LOGGER):
+        logging.getLogger(name).disabled = False
+
+
+def uvicorn_loggers_warning(path: str) -> str | None:
+    """A warning when the --log-config file configures uvicorn's loggers and not ours.
+
+    A uvicorn user's file routes "uvicorn.error" and "uvicorn.access"; fasthttpd logs
+    to "fasthttpd.error" and "fasthttpd.access", so such a file would change nothing
+    without a word. The names are not mapped: uvicorn's formatters read fields of
+    uvicorn's own log records that fasthttpd's records do not have.
+    """
+    names = configured_logger_names(path)
+    uvicorn = sorted(n for n in names if n == "uvicorn" or n.startswith("uvicorn."))
+    if not uvicorn or any(n == "fasthttpd" or n.startswith("fasthttpd.") for n in names):
+        return None
+    return (f"--log-config {path} configures uvicorn's loggers ({', '.join(uvicorn)}) and "
+            f"none of fasthttpd's: fasthttpd logs to {ERROR_LOGGER!r} and {ACCESS_LOGGER!r}; "
+            "rename the loggers in the file for it to apply to them")
+
+
+def configured_logger_names(path: str) -> set[str]:
+    """Logger names a logging config file configures (empty when it cannot be read)."""
+    try:
+        if path.endswith((".json", ".yaml", ".yml")):
+            with open(path, encoding="utf-8") as file:
+                if path.endswith(".json"):
+                    data = json.load(file)
+                else:
+                    import yaml
+
+                    data = yaml.safe_load(file)
+            loggers = data.get("loggers") if isinstance(data, dict) else None
+            return {str(name) for name in loggers} if isinstance(loggers, dict) else set()
+        import configparser
+
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(path, encoding="utf-8")
+        keys = [k.strip() for k in parser.get("loggers", "keys", fallback="").split(",")]
+        return {parser.get(f"logger_{key}", "qualname", fallback=key) for key in keys if key}
+    except Exception:  # the file was applied already; this is only a hint
+        return set()
 
 
 class ColorFormatter(logging.Formatter):

@@ -69,10 +69,26 @@ def load_certificate(context: ssl.SSLContext, config: Config) -> None:
     certfile = config.ssl_certfile
     assert certfile is not None
     keyfile = config.ssl_keyfile
+    # Without a password, OpenSSL would prompt for one on the terminal (and a worker
+    # would wait for an answer that never comes); ask the user for the flag instead.
+    password = config.ssl_keyfile_password or _no_password(keyfile or certfile)
     try:
-        context.load_cert_chain(certfile, keyfile, config.ssl_keyfile_password)
+        context.load_cert_chain(certfile, keyfile, password)
+    except _PasswordNeeded as exc:
+        raise ValueError(str(exc)) from None
     except ssl.SSLError as exc:
         raise ValueError(certificate_problem(certfile, keyfile, exc)) from None
+
+
+class _PasswordNeeded(Exception):
+    pass
+
+
+def _no_password(keyfile: str) -> Any:
+    def password() -> str:
+        raise _PasswordNeeded(f"TLS: the private key in {keyfile} is encrypted; give its "
+                              "password with --ssl-keyfile-password")
+    return password
 
 
 def certificate_problem(certfile: str, keyfile: str | None, exc: ssl.SSLError) -> str:
@@ -87,7 +103,10 @@ def certificate_problem(certfile: str, keyfile: str | None, exc: ssl.SSLError) -
                 "with --ssl-keyfile")
     if keyfile is not None and not _holds(keyfile, "PRIVATE KEY"):
         return f"TLS: {keyfile} holds no PEM private key (--ssl-keyfile)"
-    if reason in ("BAD_DECRYPT", "BAD_PASSWORD_READ") or "decrypt" in str(exc).lower():
+    encrypted = _holds(keyfile or certfile, "ENCRYPTED PRIVATE KEY") or \
+        _holds_text(keyfile or certfile, "Proc-Type: 4,ENCRYPTED")
+    if reason in ("BAD_DECRYPT", "BAD_PASSWORD_READ") or "decrypt" in str(exc).lower() or \
+            encrypted:
         return (f"TLS: cannot decrypt the private key in {keyfile or certfile}: check "
                 "--ssl-keyfile-password")
     return f"TLS: cannot load the certificate or key: {exc}"
@@ -101,6 +120,14 @@ def _holds(path: str, label: str) -> bool:
     except OSError:
         return False
     return f"{label}-----" in text and "-----BEGIN " in text
+
+
+def _holds_text(path: str, text: str) -> bool:
+    try:
+        with open(path, encoding="ascii", errors="replace") as file:
+            return text in file.read()
+    except OSError:
+        return False
 
 
 def _first_pem(path: str) -> str | None:

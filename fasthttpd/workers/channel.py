@@ -3,8 +3,9 @@
 Theory of operation: each worker gets the write end of its own pipe (inherited fd).
 It sends `ready` once listening, a `hb` (heartbeat, carrying the metrics delta)
 every --worker-heartbeat-interval from a timer in its event loop, `retiring` when it
-reached its request limit, `app_error` for an exception in the app (with the
-request's method and path), `fatal` when it cannot start, and a last `hb` on exit.
+reached its request limit, `fatal` when it cannot start, and a last `hb` on exit.
+App exceptions are counted in the heartbeats; their tracebacks are in the worker's
+log (its stderr, which the master relays), not sent again here.
 The master reads the other end without blocking and splits lines with
 `LineDecoder`. Nothing flows the other way: the master talks to workers with
 signals only.

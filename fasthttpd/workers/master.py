@@ -6,8 +6,9 @@ from systemd or --fd) and starts each worker as a fresh interpreter
 their own SO_REUSEPORT sockets instead. It never accepts a connection itself.
 
 Its asyncio loop does four things:
-- reads each worker's pipe (ready, heartbeats with metrics, app errors) and relays
-  the worker's stderr to its own, keeping the last lines to explain a crash;
+- reads each worker's pipe (ready, heartbeats with metrics and app error counts)
+  and relays the worker's stderr (its logs) to its own, keeping the last lines to
+  explain a crash;
 - every tick (and at once on SIGCHLD or a message that matters) collects exited
   workers, samples memory, asks the pool (fasthttpd.workers.pool, which makes
   every decision) what to do, and does it: spawn, SIGTERM, SIGKILL;
@@ -350,10 +351,6 @@ class Master:
             logger.info("worker %d reached its request limit: replacing it",
                         process.popen.pid)
             self.wake()
-        elif kind == "app_error":
-            logger.error("worker %d: exception in the application during %s %s\n%s",
-                         process.popen.pid, message.get("method"), message.get("path"),
-                         message.get("error"))
         elif kind == "fatal":
             process.fatal = str(message.get("error"))
 

@@ -13,8 +13,6 @@ workers come and go (a worker killed with SIGKILL loses at most one interval).
 from __future__ import annotations
 
 import bisect
-import traceback
-from collections.abc import Callable
 from typing import Any
 
 from fasthttpd.state import RequestObserver
@@ -24,20 +22,16 @@ from fasthttpd.state import RequestObserver
 LATENCY_BUCKETS: tuple[float, ...] = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                       0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-# App errors reported with their traceback per heartbeat interval; beyond this they
-# are only counted, so an app failing on every request cannot flood the pipe.
-ERROR_REPORTS_PER_INTERVAL = 10
-
 
 class WorkerMetrics(RequestObserver):
     """Counts one worker's traffic between two heartbeats.
 
-    `on_app_error` receives each app exception as a report ready to send.
+    App exceptions are only counted here: the worker's own error log has each one with
+    its traceback, and the master relays that log, so the master does not log them
+    again (each traceback appears once).
     """
 
-    def __init__(self,
-                 on_app_error: Callable[[dict[str, Any]], None] | None = None) -> None:
-        self.on_app_error = on_app_error
+    def __init__(self) -> None:
         self.open_connections = 0  # a gauge: sent as is, never reset
         self.open_websockets = 0  # a gauge too
         self._ws_reported = False
@@ -47,7 +41,6 @@ class WorkerMetrics(RequestObserver):
         self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one is +Inf
         self._duration_sum = 0.0
         self._app_errors = 0
-        self._error_reports_left = ERROR_REPORTS_PER_INTERVAL
 
     def request_finished(self, http_version: str, status: int, duration: float) -> None:
         key = (http_version, status // 100)
@@ -75,11 +68,6 @@ class WorkerMetrics(RequestObserver):
 
     def app_error(self, exc: BaseException, method: str, path: str) -> None:
         self._app_errors += 1
-        if self._error_reports_left <= 0 or self.on_app_error is None:
-            return
-        self._error_reports_left -= 1
-        text = "".join(traceback.format_exception(exc)).rstrip()
-        self.on_app_error({"t": "app_error", "method": method, "path": path, "error": text})
 
     def take_delta(self) -> dict[str, Any]:
         """What was counted since the last call, as JSON-ready data; counting restarts."""
@@ -100,7 +88,6 @@ class WorkerMetrics(RequestObserver):
         if self._app_errors:
             delta["err"] = self._app_errors
             self._app_errors = 0
-        self._error_reports_left = ERROR_REPORTS_PER_INTERVAL
         return delta
 
 

@@ -61,7 +61,7 @@ class Worker:
 
         self.config = config
         self.writer = writer
-        self.metrics = WorkerMetrics(on_app_error=writer.send)
+        self.metrics = WorkerMetrics()
         self.server = Server(config, observer=self.metrics, on_ready=self._on_ready)
         self.parent_pid = os.getppid()
         self._master_gone = False

@@ -239,6 +239,44 @@ def test_key_file_that_holds_no_key_says_so(pki: Pki) -> None:
                              "(--ssl-keyfile)\n")
 
 
+def encrypted_key(pki: Pki, path: Path, password: bytes) -> Path:
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(pki.key_file.read_bytes(), password=None)
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.BestAvailableEncryption(password)))
+    return path
+
+
+def test_encrypted_key_without_its_password_says_so_without_prompting(pki: Pki,
+                                                                       tmp_path: Path) -> None:
+    # OpenSSL would ask on the terminal; a server (or its worker) must not wait for that.
+    key = encrypted_key(pki, tmp_path / "encrypted.key", b"secret")
+    result = run_command("--ssl-certfile", str(pki.cert_file), "--ssl-keyfile", str(key))
+    assert result.returncode == 1
+    assert result.stderr == (f"fasthttpd: error: TLS: the private key in {key} is encrypted; "
+                             "give its password with --ssl-keyfile-password\n")
+
+
+def test_encrypted_key_with_a_wrong_password_says_so(pki: Pki, tmp_path: Path) -> None:
+    key = encrypted_key(pki, tmp_path / "encrypted.key", b"secret")
+    result = run_command("--ssl-certfile", str(pki.cert_file), "--ssl-keyfile", str(key),
+                         "--ssl-keyfile-password", "wrong")
+    assert result.returncode == 1
+    assert result.stderr == (f"fasthttpd: error: TLS: cannot decrypt the private key in {key}: "
+                             "check --ssl-keyfile-password\n")
+
+
+def test_encrypted_key_with_its_password_serves(pki: Pki, tmp_path: Path) -> None:
+    key = encrypted_key(pki, tmp_path / "encrypted.key", b"secret")
+    with run_server("--ssl-certfile", str(pki.cert_file), "--ssl-keyfile", str(key),
+                    "--ssl-keyfile-password", "secret", app="tests.e2e.test_tls:app",
+                    scheme="https") as server:
+        with httpx.Client(verify=pki.client_context(), timeout=5) as client:
+            assert client.get(f"{server.url}/").json()["scheme"] == "https"
+
+
 def test_ssl_version_5_is_tls12_only(pki: Pki) -> None:
     import dataclasses
 

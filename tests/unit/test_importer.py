@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 import sys
 import textwrap
 
@@ -284,10 +285,25 @@ def test_without_header_or_asgi2_the_app_is_called_directly(app_dir):
     assert app is sys.modules[name].asgi3
 
 
-def test_factory_without_the_flag_suggests_it(app_dir):
+def test_factory_without_the_flag_is_called_with_a_warning_as_uvicorn_does(app_dir, caplog,
+                                                                           monkeypatch):
+    # `uvicorn main:create_app` serves what create_app() returns, warning that --factory
+    # says so explicitly; the same command line does the same here.
     name = write_module(app_dir, ASGI3_MODULE)
-    assert error_of(f"{name}:create_app", app_dir).endswith(
-        "takes no arguments: if it creates the application, add --factory")
+    # Other tests may have configured the server's logging, which stops propagation.
+    monkeypatch.setattr(logging.getLogger("fasthttpd.error"), "propagate", True)
+    with caplog.at_level(logging.WARNING, logger="fasthttpd.error"):
+        app = load(f"{name}:create_app", app_dir)
+    assert app is sys.modules[name].app
+    assert [r.getMessage() for r in caplog.records] == [
+        f"'{name}:create_app' takes no arguments: called it as an application factory, as "
+        "uvicorn does; add --factory to say so"]
+
+
+def test_factory_without_the_flag_that_raises_says_where(app_dir):
+    name = write_module(app_dir, ASGI3_MODULE)
+    assert error_of(f"{name}:broken_factory", app_dir).startswith(
+        f"factory '{name}:broken_factory' raised RuntimeError: database unreachable")
 
 
 def test_wrong_signature(app_dir):

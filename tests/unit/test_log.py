@@ -253,3 +253,42 @@ def test_use_colors_colors_the_level_name(capsys):
     configure_logging(config())
     logging.getLogger("fasthttpd.error").warning("careful")
     assert "\x1b[" not in capsys.readouterr().err
+
+
+UVICORN_STYLE_JSON = {  # as uvicorn users write them: disable_existing_loggers left out
+    "version": 1,
+    "formatters": {"default": {"format": "%(levelname)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "default",
+                             "stream": "ext://sys.stderr"}},
+    "loggers": {"uvicorn": {"handlers": ["console"], "level": "INFO"},
+                "uvicorn.access": {"handlers": ["console"], "level": "INFO",
+                                   "propagate": False}},
+}
+
+
+def test_dict_log_config_naming_other_loggers_does_not_silence_fasthttpd(tmp_path, capsys):
+    # dictConfig disables the loggers that exist and that the file does not name;
+    # fasthttpd's own would go silent, app errors included.
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(UVICORN_STYLE_JSON))
+    configure_logging(config(log_config=str(path)))
+    logging.getLogger("fasthttpd.error").error("an app error")
+    assert "ERROR an app error" in capsys.readouterr().err
+
+
+def test_log_config_of_uvicorn_loggers_only_is_warned_about(tmp_path):
+    from fasthttpd.log import uvicorn_loggers_warning
+
+    path = tmp_path / "log.json"
+    path.write_text(json.dumps(UVICORN_STYLE_JSON))
+    warning = uvicorn_loggers_warning(str(path))
+    assert warning is not None
+    assert "uvicorn, uvicorn.access" in warning and "'fasthttpd.access'" in warning
+    ini = tmp_path / "log.ini"
+    ini.write_text("[loggers]\nkeys=root,access\n[logger_root]\nhandlers=\n"
+                   "[logger_access]\nqualname=uvicorn.access\nhandlers=\n")
+    assert "(uvicorn.access)" in str(uvicorn_loggers_warning(str(ini)))
+    # A file that names fasthttpd's loggers too is taken as meant for fasthttpd.
+    both = dict(UVICORN_STYLE_JSON, loggers={"uvicorn": {}, "fasthttpd.error": {}})
+    path.write_text(json.dumps(both))
+    assert uvicorn_loggers_warning(str(path)) is None

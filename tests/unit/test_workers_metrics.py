@@ -13,7 +13,6 @@ from fasthttpd.workers import activation
 from fasthttpd.workers.admin import TEXT_TYPE, AdminEndpoints, respond, start_admin
 from fasthttpd.workers.channel import MAX_LINE, LineDecoder, PipeWriter, encode
 from fasthttpd.workers.metrics import (
-    ERROR_REPORTS_PER_INTERVAL,
     LATENCY_BUCKETS,
     PoolMetrics,
     WorkerMetrics,
@@ -60,21 +59,13 @@ def test_open_connections_is_a_gauge_not_reset() -> None:
     assert metrics.take_delta()["conn"] == 1
 
 
-def test_app_errors_are_reported_with_context_and_rate_limited() -> None:
-    reports: list[dict] = []
-    metrics = WorkerMetrics(on_app_error=reports.append)
-    try:
-        raise ValueError("boom")
-    except ValueError as exc:
-        error = exc
-    for _ in range(ERROR_REPORTS_PER_INTERVAL + 5):
+def test_app_errors_are_counted_per_interval() -> None:
+    metrics = WorkerMetrics()
+    error = ValueError("boom")
+    for _ in range(15):
         metrics.app_error(error, "POST", "/orders")
-    assert len(reports) == ERROR_REPORTS_PER_INTERVAL
-    assert reports[0]["method"] == "POST" and reports[0]["path"] == "/orders"
-    assert "ValueError: boom" in reports[0]["error"]
-    assert metrics.take_delta()["err"] == ERROR_REPORTS_PER_INTERVAL + 5
-    metrics.app_error(error, "GET", "/")  # a new interval: reported again
-    assert len(reports) == ERROR_REPORTS_PER_INTERVAL + 1
+    assert metrics.take_delta()["err"] == 15
+    assert "err" not in metrics.take_delta()  # counting starts over
 
 
 def test_master_sums_deltas_and_renders_prometheus_text() -> None:
@@ -118,7 +109,7 @@ def test_master_sums_deltas_and_renders_prometheus_text() -> None:
 
 def test_pipe_round_trip_in_any_chunking() -> None:
     messages = [{"t": "ready", "pid": 7}, {"t": "hb", "conn": 3},
-                {"t": "app_error", "error": "line one\nline two ✓"}]
+                {"t": "fatal", "error": "line one\nline two ✓"}]
     data = b"".join(encode(m) for m in messages)
     for size in (1, 3, len(data)):
         decoder = LineDecoder()
@@ -149,7 +140,7 @@ def test_pipe_writer_reports_a_gone_reader_without_raising() -> None:
 def test_pipe_writer_keeps_what_a_full_pipe_cannot_take() -> None:
     read_fd, write_fd = os.pipe()
     writer = PipeWriter(write_fd)
-    big = {"t": "app_error", "error": "x" * 50_000}
+    big = {"t": "fatal", "error": "x" * 50_000}
     for _ in range(5):  # more than a pipe's 64 KiB: must not block
         writer.send(big)
     decoder = LineDecoder()

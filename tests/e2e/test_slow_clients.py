@@ -1,0 +1,103 @@
+"""Slow clients: a body trickled in, a response not read.
+
+A client that does not read its response is cut by --timeout-response-send. "Cut" as
+the client sees it: once the server gives up, the response stops. Closing the
+socket normally would not do that: the kernel would still hand the client the
+megabytes of its send buffer, at whatever pace the client reads (a byte a second
+holds the connection for days), so a timed-out connection has to be reset.
+
+A request body trickled in below --limit-request-body-rate ends the request, on
+HTTP/2 as on HTTP/1.1 (a stream held by a byte a second holds an app task too).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from tests.e2e.conftest import run_server
+
+
+def received_after_a_stall(port: int, stall: float, read_for: float) -> tuple[int, str]:
+    """Ask for a 50 MB body, read nothing for `stall` s, then read for up to `read_for` s."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(5)
+    with sock:
+        sock.connect(("127.0.0.1", port))
+        sock.sendall(b"GET /big?50000000 HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(stall)
+        received = 0
+        deadline = time.monotonic() + read_for
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                return received, "reset"
+            except TimeoutError:
+                return received, "still open"
+            if not chunk:
+                return received, "closed"
+            received += len(chunk)
+        return received, "still open"
+
+
+@pytest.mark.xfail(strict=True, reason="the send timeout closes with FIN: the kernel keeps "
+                   "sending its buffer to the client (fix: SO_LINGER 0 before the abort, "
+                   "fasthttpd/http1/driver.py _send_timed_out; h1's file)")
+@pytest.mark.parametrize("impl", ["compiled", "python"])
+def test_client_that_does_not_read_gets_no_more_once_timed_out(impl: str) -> None:
+    with run_server("--timeout-response-send", "1", impl=impl) as server:
+        received, end = received_after_a_stall(server.port, stall=3.0, read_for=10.0)
+        assert "did not read its response" in server.log()
+    # What the client got: its own receive buffer and what was in flight, not the
+    # server's send buffer (megabytes on loopback).
+    assert end in ("reset", "closed")
+    assert received < 512 * 1024, f"{received} bytes arrived after the server gave up"
+
+
+def trickle_h2_body(port: int, interval: float, budget: float) -> str:
+    """POST over HTTP/2 (prior knowledge), one body byte every `interval` s; what ended it."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    conn.send_headers(1, [(":method", "POST"), (":path", "/echo"), (":scheme", "http"),
+                          (":authority", "t"), ("content-length", "1000")])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(conn.data_to_send())
+        sock.settimeout(0.05)
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline:
+            conn.send_data(1, b"a")
+            sock.sendall(conn.data_to_send())
+            pause_end = time.monotonic() + interval
+            while time.monotonic() < pause_end:
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    return "closed"
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.ResponseReceived):
+                        return "status " + dict(event.headers)[b":status"].decode()
+                    if isinstance(event, (h2.events.StreamReset,
+                                          h2.events.ConnectionTerminated)):
+                        return type(event).__name__
+                sock.sendall(conn.data_to_send())
+    return "still going"
+
+
+@pytest.mark.xfail(strict=True, reason="HTTP/2 bounds only the gap between body bytes, not "
+                   "their rate: --limit-request-body-rate is not applied to streams "
+                   "(fasthttpd/http2/driver.py, h2drv's file)")
+def test_slow_post_over_http2_is_ended_below_the_minimum_rate() -> None:
+    # 2 bytes/s, each gap 0.5 s: well inside --timeout-request-body, far below 240 B/s.
+    with run_server("--timeout-request-body", "2") as server:
+        end = trickle_h2_body(server.port, interval=0.5, budget=8.0)
+    assert end in ("status 408", "StreamReset", "ConnectionTerminated", "closed")
