@@ -58,6 +58,7 @@ from h2.events import (
 )
 from h2.exceptions import InvalidBodyLengthError, ProtocolError
 from h2.settings import SettingCodes, Settings
+from hpack import HPACKError
 from hyperframe.frame import GoAwayFrame
 
 from fasthttpd.driver import HttpDriver
@@ -98,8 +99,18 @@ class StreamMalformed:
         self.reason = reason
 
 
+class HeaderCompressionError(ProtocolError):
+    """A header block that cannot be decoded: COMPRESSION_ERROR (RFC 9113 4.3),
+    where h2 would end the connection with PROTOCOL_ERROR."""
+
+    error_code = ErrorCodes.COMPRESSION_ERROR
+
+
 class ServerConnection(H2Connection):
-    """h2's connection with the two corrections RFC 9113 asks of a server.
+    """h2's connection with the corrections RFC 9113 asks of a server.
+
+    - A header block that cannot be decoded ends the connection with
+      COMPRESSION_ERROR (RFC 9113 4.3), not h2's PROTOCOL_ERROR.
 
     - A malformed request (content-length against the DATA received, trailers
       without END_STREAM, a bad content-length) is a stream error, not the
@@ -118,6 +129,8 @@ class ServerConnection(H2Connection):
         try:
             return super()._receive_headers_frame(frame)
         except ProtocolError as exc:
+            if type(exc) is ProtocolError and isinstance(exc.__cause__, HPACKError):
+                raise HeaderCompressionError(str(exc)) from exc.__cause__
             # Only errors about the message itself: HPACK failures carry a cause,
             # and stream-state or stream-ID errors leave no open stream behind.
             stream = self.streams.get(frame.stream_id)
