@@ -12,7 +12,10 @@ Rounds are short and interleaved so that drift of the machine's speed hits every
 variant alike; the best round of each is reported, as frames per second of process
 CPU time. Absolute figures move with the machine: the ratios are what count.
 
-Run: python bench/micro_ws_codec.py [--quick]
+Run: python bench/micro_ws_codec.py [--quick]; `run(quick)` returns the figures as a
+dict, like the other bench/micro_*.py modules.
+For instruction counts that do not depend on the machine's load, run it under
+callgrind (valgrind --tool=callgrind python bench/micro_ws_codec.py --quick).
 """
 
 from __future__ import annotations
@@ -96,44 +99,66 @@ def check(frame: bytes, payload: bytes) -> None:
 def best_rates(variants: dict[str, Callable[[int], float]], count: int,
                rounds: int) -> dict[str, float]:
     best = {name: 0.0 for name in variants}
+    for run_variant in variants.values():  # warm-up
+        run_variant(count // 10)
     for _ in range(rounds):
-        for name, run in variants.items():
-            elapsed = run(count)
+        for name, run_variant in variants.items():
+            elapsed = run_variant(count)
             best[name] = max(best[name], count / elapsed if elapsed else 0.0)
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
-    args = parser.parse_args()
-    count, rounds = (5_000, 3) if args.quick else (20_000, 5)
+def run(quick: bool = False) -> dict[str, float]:
+    """Frames per second of each variant and workload, and the ratios (`bench` calls this)."""
+    count, rounds = (5_000, 3) if quick else (20_000, 5)
     try:
         import wsproto  # noqa: F401
         have_wsproto = True
     except ImportError:
         have_wsproto = False
-    for label, (opcode, payload) in WORKLOADS.items():
+    result: dict[str, float] = {}
+    for opcode, payload in WORKLOADS.values():
+        key = "text32" if opcode == 1 else "binary1k"
         frame = client_frame(opcode, payload)
         check(frame, payload)
         variants = {
-            "compiled decode": decoder(compiled_codec, frame),
-            "fallback decode": decoder(fallback_codec, frame),
-            "compiled encode": encoder(compiled_codec, opcode, payload),
-            "fallback encode": encoder(fallback_codec, opcode, payload),
+            "compiled_decode": decoder(compiled_codec, frame),
+            "fallback_decode": decoder(fallback_codec, frame),
+            "compiled_encode": encoder(compiled_codec, opcode, payload),
+            "fallback_encode": encoder(fallback_codec, opcode, payload),
         }
         if have_wsproto:
-            variants["wsproto decode"] = wsproto_decoder(frame)
+            variants["wsproto_decode"] = wsproto_decoder(frame)
         rates = best_rates(variants, count, rounds)
-        print(f"{label} ({len(frame)}-byte masked client frame):")
         for name, rate in rates.items():
-            print(f"  {name:16} {rate / 1e3:10.0f}k frames/s")
-        decode = rates["compiled decode"]
-        print(f"  decode: compiled/fallback {decode / rates['fallback decode']:.1f}x"
-              + (f", compiled/wsproto {decode / rates['wsproto decode']:.1f}x"
-                 if have_wsproto else ""))
-        print(f"  encode: compiled/fallback "
-              f"{rates['compiled encode'] / rates['fallback encode']:.1f}x")
+            result[f"{key}_{name}_per_s"] = rate
+        result[f"{key}_decode_ratio_vs_fallback"] = (rates["compiled_decode"]
+                                                    / rates["fallback_decode"])
+        result[f"{key}_encode_ratio_vs_fallback"] = (rates["compiled_encode"]
+                                                    / rates["fallback_encode"])
+        if have_wsproto:
+            result[f"{key}_decode_ratio_vs_wsproto"] = (rates["compiled_decode"]
+                                                       / rates["wsproto_decode"])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds")
+    result = run(quick=parser.parse_args().quick)
+    for label, (opcode, payload) in WORKLOADS.items():
+        key = "text32" if opcode == 1 else "binary1k"
+        print(f"{label} ({len(client_frame(opcode, payload))}-byte masked client frame):")
+        for name in ("compiled_decode", "fallback_decode", "wsproto_decode",
+                     "compiled_encode", "fallback_encode"):
+            rate = result.get(f"{key}_{name}_per_s")
+            if rate is not None:
+                print(f"  {name.replace('_', ' '):16} {rate / 1e3:10.0f}k frames/s")
+        line = f"  decode: compiled/fallback {result[f'{key}_decode_ratio_vs_fallback']:.1f}x"
+        if f"{key}_decode_ratio_vs_wsproto" in result:
+            line += f", compiled/wsproto {result[f'{key}_decode_ratio_vs_wsproto']:.1f}x"
+        print(line)
+        print(f"  encode: compiled/fallback {result[f'{key}_encode_ratio_vs_fallback']:.1f}x")
 
 
 if __name__ == "__main__":

@@ -52,24 +52,26 @@ cdef class RequestParser:
     cdef long long body_total
 
     cdef Py_ssize_t _run(self, const unsigned char* p, Py_ssize_t n, object owner) except -1
+    # Reading lines: the index after what was read, or NO_LINE (-1).
     cdef Py_ssize_t _parse_head(self, const unsigned char* p, Py_ssize_t pos,
-                                Py_ssize_t n) except -1
+                                Py_ssize_t n) except -2
     cdef Py_ssize_t _parse_request_line(self, const unsigned char* p, Py_ssize_t pos,
-                                        Py_ssize_t n) except -2
+                                        Py_ssize_t n) except? -1
+    cdef Py_ssize_t _parse_field_line(self, const unsigned char* p, Py_ssize_t pos,
+                                      Py_ssize_t n) except? -1
+    cdef Py_ssize_t _parse_chunk_size(self, const unsigned char* p, Py_ssize_t pos,
+                                      Py_ssize_t n) except? -1
+    cdef Py_ssize_t _parse_trailers(self, const unsigned char* p, Py_ssize_t pos,
+                                    Py_ssize_t n) except -2
+    # Checks: True to go on, False after a failure.
     cdef bint _start_request(self, const unsigned char* method, Py_ssize_t method_len,
                              const unsigned char* target, Py_ssize_t target_len) except -1
-    cdef Py_ssize_t _parse_field_line(self, const unsigned char* p, Py_ssize_t pos,
-                                      Py_ssize_t n) except -2
-    cdef int _apply_header(self, int kind, const unsigned char* v, Py_ssize_t vlen,
-                           bytes value) except -1
-    cdef int _finish_head(self) except -1
-    cdef Py_ssize_t _parse_chunk_size(self, const unsigned char* p, Py_ssize_t pos,
-                                      Py_ssize_t n) except -2
-    cdef Py_ssize_t _parse_trailers(self, const unsigned char* p, Py_ssize_t pos,
-                                    Py_ssize_t n) except -1
+    cdef bint _apply_header(self, int kind, const unsigned char* v, Py_ssize_t vlen,
+                            bytes value) except -1
+    cdef bint _finish_head(self) except -1
+    cdef bint _fail(self, int status, str reason) except -1
     cdef int _finish_message(self) except -1
     cdef void _reset_message(self) noexcept
-    cdef int _fail(self, int status, str reason) except -1
     cdef int _push_field(self, tuple field) except -1
     cdef list _take_fields(self)
     cdef void _drop_fields(self) noexcept

@@ -14,14 +14,16 @@ later bytes stay unparsed until `resume()` (the upgrade was declined) or
 `take_unparsed()` (the connection switches protocol and takes those bytes along).
 
 Both implementations (`fasthttpd._parser`, compiled, and
-`fasthttpd.http1.fallback_parser`, on httptools) follow this stub exactly.
+`fasthttpd.http1.fallback_parser`, pure Python) follow this stub exactly and give
+every input the same events, error statuses and reasons.
 """
 
 from typing import Final
 
-FRAMING_NONE: Final = 0  # no body
-FRAMING_LENGTH: Final = 1  # Content-Length
-FRAMING_CHUNKED: Final = 2  # Transfer-Encoding: chunked
+# Request.framing: how the body is delimited (values in fasthttpd/http1/framing.py).
+from fasthttpd.http1.framing import FRAMING_CHUNKED as FRAMING_CHUNKED
+from fasthttpd.http1.framing import FRAMING_LENGTH as FRAMING_LENGTH
+from fasthttpd.http1.framing import FRAMING_NONE as FRAMING_NONE
 
 DEFAULT_MAX_REQUEST_LINE_SIZE: Final[int]  # 8190, like nginx and gunicorn
 DEFAULT_MAX_HEADER_COUNT: Final[int]  # 100

@@ -32,6 +32,14 @@ allocates only its target, its values and its tuples.
 
 Errors are events, not exceptions: `_fail` appends an `HttpParseError` and the
 parser is dead from then on.
+
+One return convention: a method that reads a line or a part of one returns the
+index after what it read, or NO_LINE (-1) when the line is not complete yet or
+has failed (`_fail` recorded why, and the state is S_DEAD). A method that checks
+what was read returns True to go on and False after a failure. Two helpers judge
+the byte that ends a run of allowed bytes, as the fallback parser's `_line_end`
+does: `_run_end` (too long, or the byte for the caller) and `_line_end` (the CRLF
+that ends a line, or why not); `_crlf` checks the LF after a CR.
 """
 
 from cpython.bytes cimport (
@@ -49,19 +57,19 @@ from libc.string cimport memchr, memcmp, memcpy, memmove, memset
 cimport cython
 
 
-cdef enum:
-    _FRAMING_NONE = 0
-    _FRAMING_LENGTH = 1
-    _FRAMING_CHUNKED = 2
+from fasthttpd.http1.framing cimport C_FRAMING_CHUNKED, C_FRAMING_LENGTH, C_FRAMING_NONE
 
-FRAMING_NONE = _FRAMING_NONE
-FRAMING_LENGTH = _FRAMING_LENGTH
-FRAMING_CHUNKED = _FRAMING_CHUNKED
+from fasthttpd.http1.framing import FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE  # noqa: F401
 
 DEFAULT_MAX_REQUEST_LINE_SIZE = 8190
 DEFAULT_MAX_HEADER_COUNT = 100
 DEFAULT_MAX_HEADER_SIZE = 8190
 DEFAULT_MAX_CHUNK_EXTENSION_SIZE = 1024
+
+# What a method that reads a line answers when it has no position to give: the
+# line is incomplete, or it failed (the state is S_DEAD then).
+cdef enum:
+    NO_LINE = -1
 
 # Parser states.
 cdef enum:
@@ -89,6 +97,10 @@ cdef enum:
     LF = 10
     SP = 32
     HTAB = 9
+    DQUOTE = 34
+    SEMICOLON = 59
+    EQUALS = 61
+    BACKSLASH = 92
     # Longest header name looked up in the table of common names.
     MAX_KNOWN_NAME = 48
 
@@ -210,7 +222,6 @@ cdef int NAME_SLOT[NAME_SLOTS]  # first entry for a hash, -1 when none
 cdef inline unsigned int _name_hash(unsigned char first, unsigned char last,
                                     Py_ssize_t length) noexcept:
     return <unsigned int>(length * 7 + first * 3 + last) & (NAME_SLOTS - 1)
-
 
 
 cdef void _init_known_names():
@@ -485,6 +496,202 @@ cdef bint _valid_host(const unsigned char* p, Py_ssize_t n, bint need_host,
 
 
 # ---------------------------------------------------------------------------
+# Judging the byte that ends a run of allowed bytes (as the fallback parser's
+# _line_end does). Module functions, not methods, so that the C compiler inlines
+# them; they record a failure on the parser they are given. `line` says which
+# line is judged, for the error's status and reason (an int, not the reason
+# itself, so that the common path loads nothing).
+
+cdef enum:
+    REQUEST_LINE = 0
+    FIELD_LINE = 1  # in the head or the trailers
+    HEAD_END = 2  # the empty line after the head (and before the request line)
+    TRAILERS_END = 3
+    CHUNK_SIZE_LINE = 4
+    CHUNK_DATA_END = 5  # the CRLF after a chunk's data
+
+
+cdef bint _too_long(RequestParser parser, int line) except -1:
+    if line == REQUEST_LINE:
+        return parser._fail(414, "request line too long")
+    if line == FIELD_LINE:
+        return parser._fail(431, "header field too large")
+    return parser._fail(400, "chunk-size line too long")
+
+
+cdef bint _bare_cr(RequestParser parser, int line) except -1:
+    if line == TRAILERS_END:
+        return parser._fail(400, "bare CR in trailer section")
+    if line == CHUNK_SIZE_LINE:
+        return parser._fail(400, "bare CR in chunk-size line")
+    if line == CHUNK_DATA_END:
+        return parser._fail(400, "chunk data not followed by CRLF")
+    return parser._fail(400, "bare CR in request head")
+
+
+cdef inline int _run_end(RequestParser parser, const unsigned char* p, Py_ssize_t i,
+                         Py_ssize_t n, Py_ssize_t hard, int line) except? -1:
+    """The byte at i, which ended a run of allowed bytes, for the caller to judge.
+
+    NO_LINE when it has not arrived, or when the line is too long: `hard` is the
+    index after the last content byte allowed, where only the line's CR may stand.
+    """
+    if i == n:
+        return NO_LINE
+    if i >= hard and p[i] != CR:
+        _too_long(parser, line)
+        return NO_LINE
+    return p[i]
+
+
+cdef inline Py_ssize_t _crlf(RequestParser parser, const unsigned char* p, Py_ssize_t i,
+                             Py_ssize_t n, int line) except? -1:
+    """p[i] is a CR: the index after the LF that must follow it, or NO_LINE."""
+    if i + 1 == n:
+        return NO_LINE
+    if p[i + 1] != LF:
+        _bare_cr(parser, line)
+        return NO_LINE
+    return i + 2
+
+
+cdef inline Py_ssize_t _line_end(RequestParser parser, const unsigned char* p, Py_ssize_t i,
+                                 Py_ssize_t n, Py_ssize_t hard, int line) except? -1:
+    """The byte at i ended the last part of a request or field line: the index after
+    the line's CRLF, or NO_LINE (not there yet; too long; a bare CR or LF; a byte
+    the line's last part may not hold)."""
+    cdef unsigned char c
+    if i == n:
+        return NO_LINE
+    c = p[i]
+    if c == CR:
+        return _crlf(parser, p, i, n, line)
+    if i >= hard:
+        _too_long(parser, line)
+    elif c == LF:
+        parser._fail(400, "bare LF in request head")
+    elif line == REQUEST_LINE:
+        parser._fail(400, "invalid HTTP version")
+    else:
+        parser._fail(400, "control character in field value")
+    return NO_LINE
+
+
+cdef inline Py_ssize_t _chunk_size_digits(RequestParser parser, const unsigned char* p,
+                                          Py_ssize_t pos, Py_ssize_t stop, Py_ssize_t n,
+                                          long long* size) except? -1:
+    """chunk-size = 1*HEXDIG: its value in size[0]; the index after it, or NO_LINE."""
+    cdef Py_ssize_t i = pos, digits = 0
+    cdef long long value = 0
+    cdef int digit
+    while i < stop:
+        digit = HEXVAL[p[i]]
+        if digit < 0:
+            break
+        if value > 0 or digit > 0:
+            # At most 16 significant digits, and no more than MAX_SIZE.
+            digits += 1
+            if digits > 16 or value > (MAX_SIZE - digit) >> 4:
+                parser._fail(400, "chunk size too large")
+                return NO_LINE
+        value = value * 16 + digit
+        i += 1
+    if i == n:
+        return NO_LINE
+    if i == pos:
+        parser._fail(400, "invalid chunk size")
+        return NO_LINE
+    size[0] = value
+    return i
+
+
+cdef inline Py_ssize_t _chunk_extensions(RequestParser parser, const unsigned char* p,
+                                         Py_ssize_t i, Py_ssize_t stop, Py_ssize_t n,
+                                         Py_ssize_t hard) except? -1:
+    """chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) from i.
+
+    Returns the index of the CR that ends the line, or NO_LINE.
+    """
+    cdef Py_ssize_t ows_start, name_start, name_end
+    cdef int c
+    while True:
+        ows_start = i
+        i = _skip_ows(p, i, stop)
+        c = _run_end(parser, p, i, n, hard, CHUNK_SIZE_LINE)
+        if c == NO_LINE:
+            return NO_LINE
+        if c == CR:
+            if i > ows_start:
+                parser._fail(400, "whitespace before the end of a chunk-size line")
+                return NO_LINE
+            return i
+        if c != SEMICOLON:
+            if c == LF:
+                parser._fail(400, "bare LF in chunk-size line")
+            else:
+                parser._fail(400, "invalid chunk size or extension")
+            return NO_LINE
+        i = _skip_ows(p, i + 1, stop)
+        name_start = i
+        while i < stop and TCHAR[p[i]]:
+            i += 1
+        c = _run_end(parser, p, i, n, hard, CHUNK_SIZE_LINE)
+        if c == NO_LINE:
+            return NO_LINE
+        if i == name_start:
+            parser._fail(400, "invalid chunk extension name")
+            return NO_LINE
+        name_end = i
+        i = _skip_ows(p, i, stop)
+        c = _run_end(parser, p, i, n, hard, CHUNK_SIZE_LINE)
+        if c == NO_LINE:
+            return NO_LINE
+        if c == EQUALS:
+            i = _chunk_extension_value(parser, p, _skip_ows(p, i + 1, stop), stop, n, hard)
+            if i == NO_LINE:
+                return NO_LINE
+        else:
+            i = name_end  # the BWS belongs to the next ";" or fails before the CR
+
+cdef inline Py_ssize_t _chunk_extension_value(RequestParser parser, const unsigned char* p,
+                                              Py_ssize_t i, Py_ssize_t stop, Py_ssize_t n,
+                                              Py_ssize_t hard) except? -1:
+    """ext-val = token / quoted-string (RFC 9110 5.6.4) from i.
+
+    Returns the index after it, or NO_LINE.
+    """
+    cdef int c = _run_end(parser, p, i, n, hard, CHUNK_SIZE_LINE)
+    if c == NO_LINE:
+        return NO_LINE
+    if c == DQUOTE:
+        i += 1
+        while True:
+            while i < stop and QDTEXT[p[i]]:
+                i += 1
+            c = _run_end(parser, p, i, n, hard, CHUNK_SIZE_LINE)
+            if c == NO_LINE:
+                return NO_LINE
+            if c == DQUOTE:
+                return i + 1
+            if c != BACKSLASH:
+                parser._fail(400, "invalid quoted chunk extension value")
+                return NO_LINE
+            c = _run_end(parser, p, i + 1, n, hard, CHUNK_SIZE_LINE)
+            if c == NO_LINE:
+                return NO_LINE
+            if not QPAIR[c]:
+                parser._fail(400, "invalid quoted chunk extension value")
+                return NO_LINE
+            i += 2
+    if not TCHAR[c]:
+        parser._fail(400, "invalid chunk extension value")
+        return NO_LINE
+    while i < stop and TCHAR[p[i]]:
+        i += 1
+    return i
+
+
+# ---------------------------------------------------------------------------
 
 @cython.final
 cdef class RequestParser:
@@ -666,7 +873,7 @@ cdef class RequestParser:
                         self.state = S_CHUNK_CRLF
             elif state == S_CHUNK_SIZE:
                 take = self._parse_chunk_size(p, pos, n)
-                if take < 0:
+                if take == NO_LINE:
                     break
                 pos = take
             elif state == S_CHUNK_CRLF:
@@ -674,12 +881,10 @@ cdef class RequestParser:
                 if p[pos] != CR:
                     self._fail(400, "chunk data not followed by CRLF")
                     break
-                if pos + 1 == n:
+                take = _crlf(self, p, pos, n, CHUNK_DATA_END)
+                if take == NO_LINE:
                     break
-                if p[pos + 1] != LF:
-                    self._fail(400, "chunk data not followed by CRLF")
-                    break
-                pos += 2
+                pos = take
                 self.consumed += 2
                 self.state = S_CHUNK_SIZE
             elif state == S_TRAILERS:
@@ -690,74 +895,62 @@ cdef class RequestParser:
                 break
         return pos
 
+    # -- the head ----------------------------------------------------------
+
     cdef Py_ssize_t _parse_head(self, const unsigned char* p, Py_ssize_t pos,
-                                Py_ssize_t n) except -1:
+                                Py_ssize_t n) except -2:
         """Parse complete head lines from pos; return the position after the last one."""
         cdef Py_ssize_t end
-        cdef unsigned char c
         while pos < n:
-            c = p[pos]
             if self.request is None:
-                # RFC 9112 2.2: empty lines before the request line are ignored, but
-                # they count toward the request-line limit so that they cannot go on
-                # forever.
-                if c == CR:
-                    if pos + 1 == n:
+                if p[pos] == CR:
+                    # RFC 9112 2.2: empty lines before the request line are ignored,
+                    # but they count toward the request-line limit so that they
+                    # cannot go on forever.
+                    end = _crlf(self, p, pos, n, HEAD_END)
+                    if end == NO_LINE:
                         return pos
-                    if p[pos + 1] != LF:
-                        self._fail(400, "bare CR in request head")
-                        return pos
-                    pos += 2
                     self.consumed += 2
                     self.leading_bytes += 2
                     if self.leading_bytes > self.max_request_line_size:
                         self._fail(414, "request line too long")
-                        return pos
+                        return end
+                    pos = end
                     continue
                 end = self._parse_request_line(p, pos, n)
-                if end < 0:
-                    return pos
-                self.section_bytes += end - pos
-                pos = end
-                continue
-            if c == CR:
-                if pos + 1 == n:
-                    return pos
-                if p[pos + 1] != LF:
-                    self._fail(400, "bare CR in request head")
+            elif p[pos] == CR:
+                end = _crlf(self, p, pos, n, HEAD_END)
+                if end == NO_LINE:
                     return pos
                 self.section_bytes += 2
-                pos += 2
                 self._finish_head()
-                return pos
-            end = self._parse_field_line(p, pos, n)
-            if end < 0:
+                return end
+            else:
+                end = self._parse_field_line(p, pos, n)
+            if end == NO_LINE:
                 return pos
             self.section_bytes += end - pos
             pos = end
         return pos
 
     cdef Py_ssize_t _parse_request_line(self, const unsigned char* p, Py_ssize_t pos,
-                                        Py_ssize_t n) except -2:
+                                        Py_ssize_t n) except? -1:
         """method SP request-target SP HTTP-version CRLF (RFC 9112 3).
 
-        Returns the position after the CRLF, or -1 (incomplete, or failed).
+        Returns the position after the CRLF, or NO_LINE.
         """
         cdef Py_ssize_t limit = self.max_request_line_size - self.leading_bytes
         cdef Py_ssize_t hard = pos + limit  # first byte past the allowed content
         cdef Py_ssize_t stop = n if n < hard else hard
-        cdef Py_ssize_t i = pos, target_start, version_start
-        cdef unsigned char c
+        cdef Py_ssize_t i = pos, target_start, version_start, end
+        cdef int c
         cdef const unsigned char* v
 
         while i < stop and TCHAR[p[i]]:
             i += 1
-        if i == n:
-            return -1
-        c = p[i]
-        if i >= hard and c != CR:
-            self._fail(414, "request line too long")
-            return -1
+        c = _run_end(self, p, i, n, hard, REQUEST_LINE)
+        if c == NO_LINE:
+            return NO_LINE
         if c != SP or i == pos:
             if c == LF:
                 self._fail(400, "bare LF in request head")
@@ -765,64 +958,46 @@ cdef class RequestParser:
                 self._fail(400, "request line without a target and version")
             else:
                 self._fail(400, "invalid method")
-            return -1
+            return NO_LINE
         i += 1
         target_start = i
         while i < stop and VCHAR[p[i]]:
             i += 1
-        if i == n:
-            return -1
-        c = p[i]
-        if i >= hard and c != CR:
-            self._fail(414, "request line too long")
-            return -1
+        c = _run_end(self, p, i, n, hard, REQUEST_LINE)
+        if c == NO_LINE:
+            return NO_LINE
         if c != SP:
             if c == CR or c == LF:
                 self._fail(400, "no HTTP version in request line (HTTP/0.9)")
             else:
                 self._fail(400, "invalid character in request-target")
-            return -1
+            return NO_LINE
         if i == target_start:
             self._fail(400, "empty request-target")
-            return -1
+            return NO_LINE
         i += 1
         version_start = i
         while i < stop and VCHAR[p[i]]:
             i += 1
-        if i == n:
-            return -1
-        c = p[i]
-        if c == CR:
-            if i + 1 == n:
-                return -1
-            if p[i + 1] != LF:
-                self._fail(400, "bare CR in request head")
-                return -1
-        elif i >= hard:
-            self._fail(414, "request line too long")
-            return -1
-        elif c == LF:
-            self._fail(400, "bare LF in request head")
-            return -1
-        else:
-            self._fail(400, "invalid HTTP version")
-            return -1
+        end = _line_end(self, p, i, n, hard, REQUEST_LINE)
+        if end == NO_LINE:
+            return NO_LINE
 
         # HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 2.3), case-sensitive.
         v = p + version_start
         if (i - version_start != 8 or memcmp(v, b"HTTP/", 5) != 0
                 or not (c'0' <= v[5] <= c'9') or v[6] != c'.' or not (c'0' <= v[7] <= c'9')):
             self._fail(400, "invalid HTTP version")
-            return -1
+            return NO_LINE
         if v[5] != c'1':
             self._fail(505, "HTTP version not supported")
-            return -1
+            return NO_LINE
         self.is_http11 = v[7] != c'0'
         if not self._start_request(p + pos, target_start - 1 - pos, p + target_start,
                                    version_start - 1 - target_start):
-            return -1
+            return NO_LINE
         self.leading_bytes = 0
-        return i + 2
+        return end
 
     cdef bint _start_request(self, const unsigned char* method, Py_ssize_t method_len,
                              const unsigned char* target, Py_ssize_t target_len) except -1:
@@ -891,7 +1066,7 @@ cdef class RequestParser:
         request.method = method_obj
         request.target = target_obj
         request.http_version = VERSION_11 if self.is_http11 else VERSION_10
-        request.framing = _FRAMING_NONE
+        request.framing = C_FRAMING_NONE
         request.content_length = -1
         request.upgrade = None
         request.host = EMPTY
@@ -899,30 +1074,29 @@ cdef class RequestParser:
         return True
 
     cdef Py_ssize_t _parse_field_line(self, const unsigned char* p, Py_ssize_t pos,
-                                      Py_ssize_t n) except -2:
+                                      Py_ssize_t n) except? -1:
         """field-name ":" OWS field-value OWS CRLF (RFC 9112 5, RFC 9110 5.5).
 
         The line does not start with CR (the caller handles the empty line).
-        Returns the position after the CRLF, or -1 (incomplete, or failed).
+        Returns the position after the CRLF, or NO_LINE.
         """
         cdef Py_ssize_t hard = pos + self.max_header_size
         cdef Py_ssize_t stop = n if n < hard else hard
         cdef Py_ssize_t i = pos, name_end, value_start, value_end
         cdef const unsigned char* colon
-        cdef unsigned char c
-        cdef int kind
+        cdef int c, kind
         cdef object name
         cdef bytes value
 
         if self.field_count >= self.max_header_count:
             self._fail(431, "too many header fields")
-            return -1
+            return NO_LINE
         c = p[pos]
         if c == SP or c == HTAB:
             # RFC 9112 5.2: obs-fold is rejected (and 2.2: whitespace before the
             # first field line).
             self._fail(400, "obs-fold or whitespace at the start of a field line")
-            return -1
+            return NO_LINE
         # Find the colon; a common name checks itself in the lookup, another one
         # is checked without a branch per byte. The byte-by-byte scan decides
         # every other case (and which error it is).
@@ -936,12 +1110,9 @@ cdef class RequestParser:
         else:
             while i < stop and TCHAR[p[i]]:
                 i += 1
-        if i == n:
-            return -1
-        c = p[i]
-        if i >= hard and c != CR:
-            self._fail(431, "header field too large")
-            return -1
+        c = _run_end(self, p, i, n, hard, FIELD_LINE)
+        if c == NO_LINE:
+            return NO_LINE
         if c != c':':
             if c == SP or c == HTAB:
                 # RFC 9112 5.1: MUST reject whitespace between name and colon.
@@ -952,32 +1123,16 @@ cdef class RequestParser:
                 self._fail(400, "field line without a colon")
             else:
                 self._fail(400, "invalid character in field name")
-            return -1
+            return NO_LINE
         if i == pos:
             self._fail(400, "empty field name")
-            return -1
+            return NO_LINE
         name_end = i
         i = _skip_ows(p, i + 1, stop)
         value_start = i
         i = _scan_field_value(p, i, stop, n)
-        if i == n:
-            return -1
-        c = p[i]
-        if c == CR:
-            if i + 1 == n:
-                return -1
-            if p[i + 1] != LF:
-                self._fail(400, "bare CR in request head")
-                return -1
-        elif i >= hard:
-            self._fail(431, "header field too large")
-            return -1
-        elif c == LF:
-            self._fail(400, "bare LF in request head")
-            return -1
-        else:
-            self._fail(400, "control character in field value")
-            return -1
+        if _line_end(self, p, i, n, hard, FIELD_LINE) == NO_LINE:
+            return NO_LINE
 
         self.field_count += 1
         value_end = _strip_ows_end(p, value_start, i)
@@ -986,13 +1141,13 @@ cdef class RequestParser:
         value = _bytes(p + value_start, value_end - value_start)
         self._push_field((name, value))
         if kind != K_OTHER and self.state == S_HEAD:
-            if self._apply_header(kind, p + value_start, value_end - value_start, value):
-                return -1
-        return i + 2
+            if not self._apply_header(kind, p + value_start, value_end - value_start, value):
+                return NO_LINE
+        return i + 2  # after the CRLF
 
-    cdef int _apply_header(self, int kind, const unsigned char* v, Py_ssize_t vlen,
-                           bytes value) except -1:
-        """Record what a framing-related header says; returns 1 after a failure."""
+    cdef bint _apply_header(self, int kind, const unsigned char* v, Py_ssize_t vlen,
+                            bytes value) except -1:
+        """Record what a framing-related header says; False after a failure."""
         cdef Py_ssize_t i, start, end
         cdef long long length = 0
         cdef int digit
@@ -1001,10 +1156,10 @@ cdef class RequestParser:
             self.host_count += 1
             if self.host_count > 1:
                 self._fail(400, "Host repeated")
-                return 1
+                return False
             if not _valid_host(v, vlen, False, False):
                 self._fail(400, "invalid Host")
-                return 1
+                return False
             self.request.host = value
         elif kind == K_CONTENT_LENGTH:
             # RFC 9112 6.3: Content-Length = 1*DIGIT; a repeated or listed one is an
@@ -1012,18 +1167,18 @@ cdef class RequestParser:
             self.content_length_count += 1
             if self.content_length_count > 1:
                 self._fail(400, "Content-Length repeated")
-                return 1
+                return False
             if vlen == 0:
                 self._fail(400, "invalid Content-Length")
-                return 1
+                return False
             for i in range(vlen):
                 digit = v[i] - 48
                 if digit < 0 or digit > 9:
                     self._fail(400, "invalid Content-Length")
-                    return 1
+                    return False
                 if length > (MAX_SIZE - digit) // 10:
                     self._fail(400, "Content-Length too large")
-                    return 1
+                    return False
                 length = length * 10 + digit
             self.content_length = length
         elif kind == K_TRANSFER_ENCODING:
@@ -1037,7 +1192,7 @@ cdef class RequestParser:
                     end += 1
                 if end == start:
                     self._fail(400, "invalid Transfer-Encoding")
-                    return 1
+                    return False
                 if _equals_lower(v + start, end - start, b"chunked", 7):
                     self.te_chunked_count += 1
                     self.te_last_is_chunked = True
@@ -1049,7 +1204,7 @@ cdef class RequestParser:
                     break
                 if v[i] != c',':
                     self._fail(400, "invalid Transfer-Encoding")
-                    return 1
+                    return False
                 i += 1
         elif kind == K_CONNECTION:
             i = 0
@@ -1075,42 +1230,42 @@ cdef class RequestParser:
                 self.upgrade_value = value
             else:
                 self.upgrade_value = self.upgrade_value + b", " + value
-        return 0
+        return True
 
-    cdef int _finish_head(self) except -1:
+    cdef bint _finish_head(self) except -1:
         """The empty line ended the head: checks over the whole head, then framing.
 
-        Returns 1 after a failure.
+        False after a failure.
         """
         cdef Request request = self.request
         if self.is_http11 and self.host_count == 0:
             self._fail(400, "missing Host")
-            return 1
+            return False
         if self.te_seen:
             # RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is a framing fault; with
             # Content-Length it is a smuggling attempt (6.3); only a final chunked is
             # a length we can find; we decode no other coding (501).
             if not self.is_http11:
                 self._fail(400, "Transfer-Encoding in an HTTP/1.0 request")
-                return 1
+                return False
             if self.content_length_count:
                 self._fail(400, "both Content-Length and Transfer-Encoding")
-                return 1
+                return False
             if not self.te_last_is_chunked:
                 self._fail(400, "final transfer coding is not chunked")
-                return 1
+                return False
             if self.te_chunked_count > 1:
                 self._fail(400, "chunked applied more than once")
-                return 1
+                return False
             if self.te_other_count:
                 self._fail(501, "transfer coding not implemented")
-                return 1
-            request.framing = _FRAMING_CHUNKED
+                return False
+            request.framing = C_FRAMING_CHUNKED
         elif self.content_length_count:
             if self.max_body_size > 0 and self.content_length > self.max_body_size:
                 self._fail(413, "Content-Length larger than the limit")
-                return 1
-            request.framing = _FRAMING_LENGTH
+                return False
+            request.framing = C_FRAMING_LENGTH
             request.content_length = self.content_length
         if self.is_http11:
             request.keep_alive = not self.conn_close
@@ -1123,165 +1278,62 @@ cdef class RequestParser:
         self.events.append(request)
         self.consumed += self.section_bytes
         self.section_bytes = 0
-        if request.framing == _FRAMING_CHUNKED:
+        if request.framing == C_FRAMING_CHUNKED:
             self.state = S_CHUNK_SIZE
-        elif request.framing == _FRAMING_LENGTH and self.content_length > 0:
+        elif request.framing == C_FRAMING_LENGTH and self.content_length > 0:
             self.state = S_BODY_LENGTH
             self.body_remaining = self.content_length
         else:
             self._finish_message()
-        return 0
+        return True
+
+    # -- chunked framing ---------------------------------------------------
 
     cdef Py_ssize_t _parse_chunk_size(self, const unsigned char* p, Py_ssize_t pos,
-                                      Py_ssize_t n) except -2:
+                                      Py_ssize_t n) except? -1:
         """chunk-size [ chunk-ext ] CRLF (RFC 9112 7.1, 7.1.1).
 
-        Returns the position after the CRLF, or -1 (incomplete, or failed).
+        Returns the position after the CRLF, or NO_LINE. The extensions are checked
+        and ignored; the line's limit is max_chunk_extension_size.
         """
         cdef Py_ssize_t hard = pos + self.max_chunk_extension_size
         cdef Py_ssize_t stop = n if n < hard else hard
-        cdef Py_ssize_t i = pos, digits = 0, ows_start
         cdef long long size = 0
-        cdef int digit
-        cdef unsigned char c
-
-        while i < stop:
-            digit = HEXVAL[p[i]]
-            if digit < 0:
-                break
-            if size > 0 or digit > 0:
-                digits += 1
-                if digits > 16 or size > (MAX_SIZE - digit) >> 4:
-                    self._fail(400, "chunk size too large")
-                    return -1
-            size = size * 16 + digit
-            i += 1
-        if i == n:
-            return -1
-        if i == pos:
-            if i >= hard:
-                self._fail(400, "chunk-size line too long")
-            else:
-                self._fail(400, "invalid chunk size")
-            return -1
-        # chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] )
-        while True:
-            ows_start = i
-            i = _skip_ows(p, i, stop)
-            if i == n:
-                return -1
-            c = p[i]
-            if c == CR:
-                if i > ows_start:
-                    self._fail(400, "whitespace before the end of a chunk-size line")
-                    return -1
-                break
-            if i >= hard:
-                self._fail(400, "chunk-size line too long")
-                return -1
-            if c != c';':
-                if c == LF:
-                    self._fail(400, "bare LF in chunk-size line")
-                else:
-                    self._fail(400, "invalid chunk size or extension")
-                return -1
-            i = _skip_ows(p, i + 1, stop)
-            ows_start = i
-            while i < stop and TCHAR[p[i]]:
-                i += 1
-            if i == n:
-                return -1
-            if i == ows_start:
-                if i >= hard:
-                    self._fail(400, "chunk-size line too long")
-                else:
-                    self._fail(400, "invalid chunk extension name")
-                return -1
-            ows_start = i
-            i = _skip_ows(p, i, stop)
-            if i == n:
-                return -1
-            if i >= hard and p[i] != CR:
-                self._fail(400, "chunk-size line too long")
-                return -1
-            if p[i] != c'=':
-                i = ows_start  # BWS belongs to the next ";" or fails before CR
-                continue
-            i = _skip_ows(p, i + 1, stop)
-            if i == n:
-                return -1
-            if i >= hard:
-                self._fail(400, "chunk-size line too long")
-                return -1
-            if p[i] == c'"':
-                i += 1
-                while True:
-                    while i < stop and QDTEXT[p[i]]:
-                        i += 1
-                    if i == n:
-                        return -1
-                    if i >= hard:
-                        self._fail(400, "chunk-size line too long")
-                        return -1
-                    c = p[i]
-                    if c == c'"':
-                        i += 1
-                        break
-                    if c != c'\\':
-                        self._fail(400, "invalid quoted chunk extension value")
-                        return -1
-                    i += 1
-                    if i == n:
-                        return -1
-                    if i >= hard:
-                        self._fail(400, "chunk-size line too long")
-                        return -1
-                    if not QPAIR[p[i]]:
-                        self._fail(400, "invalid quoted chunk extension value")
-                        return -1
-                    i += 1
-            else:
-                ows_start = i
-                while i < stop and TCHAR[p[i]]:
-                    i += 1
-                if i == ows_start:
-                    if i == n:
-                        return -1
-                    if i >= hard:
-                        self._fail(400, "chunk-size line too long")
-                    else:
-                        self._fail(400, "invalid chunk extension value")
-                    return -1
-        # p[i] is CR.
-        if i + 1 == n:
-            return -1
-        if p[i + 1] != LF:
-            self._fail(400, "bare CR in chunk-size line")
-            return -1
-        self.consumed += i + 2 - pos
+        cdef Py_ssize_t i = _chunk_size_digits(self, p, pos, stop, n, &size)
+        if i == NO_LINE:
+            return NO_LINE
+        if p[i] != CR:  # extensions are rare: skip their loop when there are none
+            i = _chunk_extensions(self, p, i, stop, n, hard)  # the index of the CR
+            if i == NO_LINE:
+                return NO_LINE
+        i = _crlf(self, p, i, n, CHUNK_SIZE_LINE)
+        if i == NO_LINE:
+            return NO_LINE
+        self.consumed += i - pos
         if size == 0:
             self.state = S_TRAILERS
         else:
             self.state = S_CHUNK_DATA
             self.body_remaining = size
-        return i + 2
+        return i
 
     cdef Py_ssize_t _parse_trailers(self, const unsigned char* p, Py_ssize_t pos,
-                                    Py_ssize_t n) except -1:
-        """trailer-section CRLF (RFC 9112 7.1.2): field lines as in the head."""
+                                    Py_ssize_t n) except -2:
+        """trailer-section CRLF (RFC 9112 7.1.2): field lines as in the head.
+
+        Returns the position after the last complete line.
+        """
         cdef Py_ssize_t end
         while pos < n:
             if p[pos] == CR:
-                if pos + 1 == n:
-                    return pos
-                if p[pos + 1] != LF:
-                    self._fail(400, "bare CR in trailer section")
+                end = _crlf(self, p, pos, n, TRAILERS_END)
+                if end == NO_LINE:
                     return pos
                 self.section_bytes += 2
                 self._finish_message()
-                return pos + 2
+                return end
             end = self._parse_field_line(p, pos, n)
-            if end < 0:
+            if end == NO_LINE:
                 return pos
             self.section_bytes += end - pos
             pos = end
@@ -1323,12 +1375,13 @@ cdef class RequestParser:
         self.body_remaining = 0
         self.body_total = 0
 
-    cdef int _fail(self, int status, str reason) except -1:
+    cdef bint _fail(self, int status, str reason) except -1:
+        """The request cannot be served: emit the error; the parser is dead."""
         self.state = S_DEAD
         self.section_bytes = 0
         self._drop_fields()
         self.events.append(HttpParseError(status, reason))
-        return 0
+        return False
 
     # -- the field lines of the head or trailers being read ------------------
     # Kept in a C array and turned into a list of the exact size at the end of

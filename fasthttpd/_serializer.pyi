@@ -31,24 +31,27 @@ Both implementations (`fasthttpd._serializer` and
 """
 
 from collections.abc import Iterable
-from typing import Final
 
-# Request facts the framing depends on, OR-ed together.
-FLAG_HEAD: Final = 1  # the request method was HEAD
-FLAG_HTTP10: Final = 2  # the request was HTTP/1.0
-FLAG_KEEP_ALIVE: Final = 4  # the connection may persist after this response
-FLAG_TRAILERS: Final = 8  # the app announced trailers
+from fasthttpd.errors import InvalidHeader as InvalidHeader
 
-# Framing of the body that follows the head.
-FRAMING_NONE: Final = 0  # no body may follow
-FRAMING_LENGTH: Final = 1  # exactly content_length bytes in all, first part included
-FRAMING_CHUNKED: Final = 2  # chunks, then last_chunk()
-FRAMING_CLOSE: Final = 3  # bytes until the connection closes
+# Request facts the framing depends on, OR-ed together (fasthttpd/http1/framing.py):
+# the method was HEAD; the request was HTTP/1.0; the connection may persist after
+# this response; the app announced trailers.
+from fasthttpd.http1.framing import FLAG_HEAD as FLAG_HEAD
+from fasthttpd.http1.framing import FLAG_HTTP10 as FLAG_HTTP10
+from fasthttpd.http1.framing import FLAG_KEEP_ALIVE as FLAG_KEEP_ALIVE
+from fasthttpd.http1.framing import FLAG_TRAILERS as FLAG_TRAILERS
+
+# Framing of the body that follows the head: none may follow; exactly content_length
+# bytes in all, first part included; chunks, then last_chunk(); bytes until the
+# connection closes.
+from fasthttpd.http1.framing import FRAMING_CHUNKED as FRAMING_CHUNKED
+from fasthttpd.http1.framing import FRAMING_CLOSE as FRAMING_CLOSE
+from fasthttpd.http1.framing import FRAMING_LENGTH as FRAMING_LENGTH
+from fasthttpd.http1.framing import FRAMING_NONE as FRAMING_NONE
 
 Headers = Iterable[tuple[bytes, bytes]] | Iterable[list[bytes]]
 
-class InvalidHeader(ValueError):
-    """The application supplied a header or status that cannot be written."""
 
 def configure(*, server_header: bytes | None = b"fasthttpd", date_header: bool = True) -> None:
     """Set the Server header (None: none) and whether to send Date, process-wide."""

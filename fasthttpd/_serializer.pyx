@@ -24,27 +24,28 @@ from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcpy
 from libc.time cimport time, time_t
 
-FLAG_HEAD = 1
-FLAG_HTTP10 = 2
-FLAG_KEEP_ALIVE = 4
-FLAG_TRAILERS = 8
+from fasthttpd.http1.framing cimport (
+    C_FLAG_HEAD,
+    C_FLAG_HTTP10,
+    C_FLAG_KEEP_ALIVE,
+    C_FLAG_TRAILERS,
+    C_FRAMING_CHUNKED,
+    C_FRAMING_CLOSE,
+    C_FRAMING_LENGTH,
+    C_FRAMING_NONE,
+)
 
-FRAMING_NONE = 0
-FRAMING_LENGTH = 1
-FRAMING_CHUNKED = 2
-FRAMING_CLOSE = 3
-
-cdef enum:
-    C_FLAG_HEAD = 1
-    C_FLAG_HTTP10 = 2
-    C_FLAG_KEEP_ALIVE = 4
-    C_FLAG_TRAILERS = 8
-
-cdef enum:
-    C_FRAMING_NONE = 0
-    C_FRAMING_LENGTH = 1
-    C_FRAMING_CHUNKED = 2
-    C_FRAMING_CLOSE = 3
+# Part of this module's API (_serializer.pyi).
+from fasthttpd.http1.framing import (  # noqa: F401
+    FLAG_HEAD,
+    FLAG_HTTP10,
+    FLAG_KEEP_ALIVE,
+    FLAG_TRAILERS,
+    FRAMING_CHUNKED,
+    FRAMING_CLOSE,
+    FRAMING_LENGTH,
+    FRAMING_NONE,
+)
 
 # Header kinds the serializer looks at; as bits, they form the `skip` masks.
 cdef enum:
@@ -77,10 +78,7 @@ cdef enum:
     MAX_CONTENT_LENGTH_DIGITS = 18  # fits in a signed 64-bit integer
 
 
-class InvalidHeader(ValueError):
-    """The application supplied a header or status that cannot be written."""
-
-
+from fasthttpd.errors import InvalidHeader  # part of this module's API
 from fasthttpd.http1.reasons import REASON_PHRASES
 
 # STATUS_LINES[code - 100]; an unknown code gets an empty reason ("HTTP/1.1 599 \r\n").

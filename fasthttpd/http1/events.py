@@ -9,6 +9,8 @@ the head; the driver only reads them.
 
 from __future__ import annotations
 
+from fasthttpd.http1.framing import FRAMING_NONE
+
 
 class Request:
     """A request head. Header names are lower-cased; values have OWS stripped."""
@@ -25,7 +27,7 @@ class Request:
         self.http_version = http_version
         self.headers: list[tuple[bytes, bytes]] = []
         self.keep_alive = False
-        self.framing = 0  # FRAMING_NONE
+        self.framing = FRAMING_NONE
         self.content_length = -1
         self.expect_continue = False
         self.upgrade: bytes | None = None

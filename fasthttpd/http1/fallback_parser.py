@@ -57,9 +57,8 @@ import re
 from fasthttpd.http1.errors import HttpParseError
 from fasthttpd.http1.events import EndOfMessage, Request
 
-FRAMING_NONE = 0
-FRAMING_LENGTH = 1
-FRAMING_CHUNKED = 2
+# Part of this module's API (_parser.pyi).
+from fasthttpd.http1.framing import FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE  # noqa: F401
 
 DEFAULT_MAX_REQUEST_LINE_SIZE = 8190
 DEFAULT_MAX_HEADER_COUNT = 100
@@ -365,7 +364,7 @@ class RequestParser:
             if i >= hard and c != _CR:
                 return self._fail(events, *too_long)
             if c != _SP or i == start:
-                return self._fail(events, 400, "invalid method")
+                return self._fail(events, 400, _method_end_error(c))
             self._phase = _TARGET
             self._part_start = self._scan = i + 1
         if self._phase == _TARGET:
@@ -423,7 +422,7 @@ class RequestParser:
         start = self._line_start
         hard = start + self._max_header_size
         stop = min(n, hard)
-        too_long = (431, "header field line too large")
+        too_long = (431, "header field too large")
         if self._phase == _LINE_START:
             if self._field_count >= self._max_header_count:
                 return self._fail(events, 431, "too many header fields")
@@ -721,7 +720,7 @@ def _scan_chunk_size_line(buf: bytearray, limit: int) -> tuple[int, int] | str |
         if i == n:
             return None
         if i == name_start:
-            return too_long if i >= hard else "invalid chunk extension name"
+            return too_long if _past_limit(buf, i, hard) else "invalid chunk extension name"
         name_end = i
         i = _skip(_OWS_RUN, buf, i, stop)
         if i == n:
@@ -734,7 +733,7 @@ def _scan_chunk_size_line(buf: bytearray, limit: int) -> tuple[int, int] | str |
         i = _skip(_OWS_RUN, buf, i + 1, stop)
         if i == n:
             return None
-        if i >= hard:
+        if _past_limit(buf, i, hard):
             return too_long
         if buf[i] == _DQUOTE:
             after_quote = _scan_quoted_string(buf, i + 1, stop, hard)
@@ -747,7 +746,7 @@ def _scan_chunk_size_line(buf: bytearray, limit: int) -> tuple[int, int] | str |
             if i == value_start:
                 if i == n:
                     return None
-                return too_long if i >= hard else "invalid chunk extension value"
+                return too_long if _past_limit(buf, i, hard) else "invalid chunk extension value"
     # buf[i] is the CR.
     if i + 1 == n:
         return None
@@ -763,7 +762,7 @@ def _scan_quoted_string(buf: bytearray, i: int, stop: int, hard: int) -> int | s
         i = _skip(_QDTEXT_RUN, buf, i, stop)
         if i == n:
             return None
-        if i >= hard:
+        if _past_limit(buf, i, hard):
             return "chunk-size line too long"
         c = buf[i]
         if c == _DQUOTE:
@@ -773,11 +772,24 @@ def _scan_quoted_string(buf: bytearray, i: int, stop: int, hard: int) -> int | s
         i += 1
         if i == n:
             return None
-        if i >= hard:
+        if _past_limit(buf, i, hard):
             return "chunk-size line too long"
         if _QUOTED_PAIR_CHAR.match(buf, i, i + 1) is None:
             return "invalid quoted chunk extension value"
         i += 1
+
+
+def _method_end_error(c: int) -> str:
+    if c == _LF:
+        return "bare LF in request head"
+    if c == _CR:
+        return "request line without a target and version"
+    return "invalid method"
+
+
+def _past_limit(buf: bytearray, i: int, hard: int) -> bool:
+    """Whether the byte at i makes the line too long: past the limit and not its CR."""
+    return i >= hard and buf[i] != _CR
 
 
 def _field_name_error(c: int) -> str:

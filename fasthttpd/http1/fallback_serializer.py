@@ -25,23 +25,23 @@ import re
 import time
 from collections.abc import Iterable
 
+# Part of this module's API (_serializer.pyi).
+from fasthttpd.errors import InvalidHeader
+from fasthttpd.http1.framing import (
+    FLAG_HEAD,
+    FLAG_HTTP10,
+    FLAG_KEEP_ALIVE,
+    FLAG_TRAILERS,
+    FRAMING_CHUNKED,
+    FRAMING_CLOSE,
+    FRAMING_LENGTH,
+    FRAMING_NONE,
+)
 from fasthttpd.http1.reasons import REASON_PHRASES
-
-FLAG_HEAD = 1
-FLAG_HTTP10 = 2
-FLAG_KEEP_ALIVE = 4
-FLAG_TRAILERS = 8
-
-FRAMING_NONE = 0
-FRAMING_LENGTH = 1
-FRAMING_CHUNKED = 2
-FRAMING_CLOSE = 3
 
 Headers = Iterable[tuple[bytes, bytes]] | Iterable[list[bytes]]
 
 
-class InvalidHeader(ValueError):
-    """The application supplied a header or status that cannot be written."""
 
 
 

@@ -1,5 +1,6 @@
 # Layouts of the compiled WebSocket frame codec's classes (see _codec.pyx).
 
+from cpython.ref cimport PyObject
 from libc.stdint cimport uint64_t
 
 
@@ -50,9 +51,11 @@ cdef class FrameParser:
     cdef int message_opcode
     cdef bint compressed
     cdef uint64_t message_size  # payload bytes as sent (compressed or not), header-checked
-    cdef unsigned char* buf  # unmasked payload of the message so far
-    cdef Py_ssize_t buf_len
-    cdef Py_ssize_t buf_capacity
+    # The unmasked payload of the message so far, in a bytes object of our own
+    # (NULL when there is none) grown in place and handed out as the message's data.
+    cdef PyObject* buffer
+    cdef Py_ssize_t buf_len  # bytes of it in use
+    cdef Py_ssize_t buf_capacity  # its size
 
     # Incremental UTF-8 validation across fragments (see _utf8_check).
     cdef int utf8_need  # continuation bytes still expected
@@ -63,6 +66,8 @@ cdef class FrameParser:
                            list events) except -2
     cdef int _fail(self, list events, int code, str reason) except -1
     cdef int _reserve(self, Py_ssize_t extra) except -1
+    cdef object _take_buffer(self)
+    cdef void _release_buffer(self)
     cdef int _end_frame(self, list events) except -1
     cdef int _end_message(self, list events) except -1
     cdef int _end_control_frame(self, list events) except -1

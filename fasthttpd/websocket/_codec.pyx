@@ -14,9 +14,13 @@ in the frame, so a payload may be split anywhere:
 - a control frame into `control` (125 bytes at most, inside the object);
 - a one-frame binary message whose payload is all in this `data` straight into the
   bytes object of its event (one copy);
-- anything else into `buf`, the message so far, grown as bytes arrive (never past
-  what the frame header declared) and freed after a message over 64 KiB, so an idle
-  connection holds no buffer.
+- anything else into `buffer`, the message so far: a bytes object of our own (no
+  one else has a reference to it), grown in place with _PyBytes_Resize as bytes
+  arrive (never past what the frame header declared) and, for a binary or a
+  compressed message, cut to size and handed out as the message's data, so that
+  the payload is copied once however it was split. A text message's buffer is kept
+  for the next message unless it grew over 1 KiB (reuse saves about a tenth of a
+  small message's cost), so an idle connection holds at most that.
 Text is checked by a small UTF-8 state machine as it arrives, so that bytes that
 cannot start valid UTF-8 fail at once (1007), across fragments too; the piece that
 completes the message is left to PyUnicode_DecodeUTF8, which checks it while
@@ -30,10 +34,17 @@ is done; a Close ends it the same way (RFC 6455 5.5.1: nothing follows a Close).
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint64_t
-from cpython.mem cimport PyMem_Free, PyMem_Realloc
+from cpython.bytes cimport _PyBytes_Resize
+from cpython.ref cimport PyObject, Py_XDECREF
 from libc.string cimport memcpy
 
 import zlib
+
+cdef extern from "Python.h":
+    # The PyObject* forms, for the message buffer (a reference we own by hand).
+    PyObject* _bytes_new "PyBytes_FromStringAndSize" (const char* data,
+                                                    Py_ssize_t size) except NULL
+    char* _bytes_data "PyBytes_AS_STRING" (PyObject* bytes_object)
 
 from fasthttpd.websocket.deflate import MIN_COMPRESSED_SIZE as _MIN_COMPRESSED_SIZE
 from fasthttpd.websocket.deflate import MessageTooBig
@@ -60,9 +71,10 @@ cdef enum:
     S_PAYLOAD = 1
     S_DONE = 2  # after a ProtocolError or a Close
     # A message buffer larger than this is freed once its message is out.
-    KEEP_BUFFER = 65536
+    KEEP_BUFFER = 1024
 
 cdef Py_ssize_t MIN_COMPRESSED = _MIN_COMPRESSED_SIZE
+cdef char* EMPTY = ""
 
 # Which opcodes exist (RFC 6455 5.2, 11.8).
 cdef bint KNOWN_OPCODE[16]
@@ -208,7 +220,7 @@ cdef inline bint _utf8_check(FrameParser parser, const unsigned char* data,
 
 cdef class FrameParser:
     def __cinit__(self):
-        self.buf = NULL
+        self.buffer = NULL
         self.buf_len = 0
         self.buf_capacity = 0
 
@@ -223,7 +235,7 @@ cdef class FrameParser:
         self._reset_message()
 
     def __dealloc__(self):
-        PyMem_Free(self.buf)
+        Py_XDECREF(self.buffer)
 
     cdef void _reset_message(self):
         self.message_opcode = 0
@@ -234,9 +246,7 @@ cdef class FrameParser:
         self.utf8_low = 0x80
         self.utf8_high = 0xBF
         if self.buf_capacity > KEEP_BUFFER:
-            PyMem_Free(self.buf)
-            self.buf = NULL
-            self.buf_capacity = 0
+            self._release_buffer()
 
     cdef int _fail(self, list events, int code, str reason) except -1:
         cdef ProtocolError error = ProtocolError.__new__(ProtocolError)
@@ -244,18 +254,32 @@ cdef class FrameParser:
         error.reason = reason
         events.append(error)
         self.state = S_DONE
-        self.buf_len = 0
-        PyMem_Free(self.buf)
-        self.buf = NULL
-        self.buf_capacity = 0
+        self._release_buffer()
         return 0
 
+    cdef void _release_buffer(self):
+        Py_XDECREF(self.buffer)
+        self.buffer = NULL
+        self.buf_len = 0
+        self.buf_capacity = 0
+
+    cdef object _take_buffer(self):
+        """The message so far as a bytes object of its exact size, now the caller's."""
+        cdef object data
+        if self.buffer == NULL:
+            return b""
+        if self.buf_len != self.buf_capacity:
+            self.buf_capacity = 0
+            _PyBytes_Resize(&self.buffer, self.buf_len)  # shrinks in place
+        data = <object>self.buffer
+        self._release_buffer()
+        return data
+
     cdef int _reserve(self, Py_ssize_t extra) except -1:
-        """Room in `buf` for `extra` more bytes: doubling, but never past the end
+        """Room in `buffer` for `extra` more bytes: doubling, but never past the end
         of the current frame (what its header declared)."""
         cdef Py_ssize_t needed = self.buf_len + extra
         cdef Py_ssize_t frame_end, capacity
-        cdef unsigned char* grown
         if needed <= self.buf_capacity:
             return 0
         frame_end = self.buf_len + <Py_ssize_t>self.remaining
@@ -266,10 +290,13 @@ cdef class FrameParser:
             capacity = frame_end
         if capacity < needed:
             capacity = needed
-        grown = <unsigned char*>PyMem_Realloc(self.buf, capacity)
-        if grown == NULL:
-            raise MemoryError()
-        self.buf = grown
+        if self.buffer == NULL:
+            self.buffer = _bytes_new(NULL, capacity)
+        else:
+            # Our own object, referenced nowhere else: it may be resized (on failure
+            # _PyBytes_Resize frees it and leaves NULL).
+            self.buf_capacity = 0
+            _PyBytes_Resize(&self.buffer, capacity)
         self.buf_capacity = capacity
         return 0
 
@@ -368,6 +395,7 @@ cdef class FrameParser:
         cdef const unsigned char* start
         cdef Py_ssize_t size, position = 0, available, take, copied
         cdef int header_size
+        cdef unsigned char* destination
         cdef bytes payload
         cdef Message message
         if self.state == S_DONE:
@@ -428,10 +456,11 @@ cdef class FrameParser:
                 continue
             elif take:
                 self._reserve(take)
-                _unmask(self.buf + self.buf_len, start + position, take, self.mask, self.offset)
+                destination = <unsigned char*>_bytes_data(self.buffer) + self.buf_len
+                _unmask(destination, start + position, take, self.mask, self.offset)
                 if (self.message_opcode == _OP_TEXT and not self.compressed
                         and not (self.fin and <uint64_t>take == self.remaining)
-                        and not _utf8_check(self, self.buf + self.buf_len, take)):
+                        and not _utf8_check(self, destination, take)):
                     self._fail(events, 1007, "invalid UTF-8 in a text message")
                     break
                 self.buf_len += take
@@ -457,7 +486,7 @@ cdef class FrameParser:
         cdef bytes payload
         cdef Message message
         if self.compressed:
-            payload = PyBytes_FromStringAndSize(<char*>self.buf, self.buf_len)
+            payload = self._take_buffer()
             try:
                 payload = self.deflate.inflate(payload, self.max_message_size)
             except MessageTooBig:
@@ -474,11 +503,12 @@ cdef class FrameParser:
                 data = payload
         elif is_text:
             try:
-                data = PyUnicode_DecodeUTF8(<char*>self.buf, self.buf_len, NULL)
+                data = PyUnicode_DecodeUTF8(_bytes_data(self.buffer) if self.buffer != NULL
+                                            else EMPTY, self.buf_len, NULL)
             except UnicodeDecodeError:
                 return self._fail(events, 1007, "invalid UTF-8 in a text message")
         else:
-            data = PyBytes_FromStringAndSize(<char*>self.buf, self.buf_len)
+            data = self._take_buffer()
         message = Message.__new__(Message)
         message.is_text = is_text
         message.data = data
@@ -523,10 +553,7 @@ cdef class FrameParser:
         events.append(close)
         # RFC 6455 5.5.1: nothing may follow a Close; what does is not parsed.
         self.state = S_DONE
-        self.buf_len = 0
-        PyMem_Free(self.buf)
-        self.buf = NULL
-        self.buf_capacity = 0
+        self._release_buffer()
         return 0
 
 

@@ -129,6 +129,11 @@ def stub_names(stub: str) -> tuple[dict[str, list[str]], set[str], set[str]]:
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             if "Final" in ast.unparse(node.annotation):
                 constants.add(node.target.id)
+        elif isinstance(node, ast.ImportFrom) and node.module in ("fasthttpd.http1.framing",
+                                                                  "fasthttpd.errors"):
+            # Explicit re-exports (`import X as X`): shared values and classes.
+            names = {alias.name for alias in node.names if alias.asname == alias.name}
+            (constants if node.module.endswith("framing") else classes).update(names)
     return functions, classes, constants
 
 

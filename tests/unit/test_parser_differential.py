@@ -104,7 +104,8 @@ def normalize(events: list[Any]) -> list[tuple[Any, ...]]:
         elif kind == "EndOfMessage":
             out.append(("end", list(event.trailers)))
         else:
-            out.append(("error", event.status_code))
+            # The reason too: both parsers give the same words for the same fault.
+            out.append(("error", event.status_code, event.reason))
     return out
 
 

@@ -10,8 +10,10 @@ from types import ModuleType
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from wsproto.extensions import PerMessageDeflate as OraclePerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Frame, FrameProtocol, Opcode, ParseFailed
 
+from fasthttpd.websocket.deflate import negotiate
 from tests.unit.ws_frames import IMPLEMENTATIONS, MAX_SIZE, feed_chunks, load
 from tests.unit.ws_strategies import splits, streams
 
@@ -179,3 +181,29 @@ def test_large_client_frame_from_wsproto(codec: ModuleType) -> None:
     stream = bytes(client.send_data(payload))
     assert feed_chunks(codec, [stream[:1000], stream[1000:]], max_size=MAX_SIZE) == [
         ("binary", payload)]
+
+
+# -- compressed streams from wsproto --------------------------------------------------------
+
+DEFLATE_OPTIONS = [
+    {},
+    {"client_no_context_takeover": True},
+    {"client_max_window_bits": 9},
+    {"server_no_context_takeover": True, "server_max_window_bits": 10},
+]
+
+
+@SETTINGS
+@given(options=st.sampled_from(DEFLATE_OPTIONS),
+       messages=st.lists(message, min_size=1, max_size=5), data=st.data())
+def test_compressed_wsproto_streams(codec: ModuleType, options: dict,
+                                    messages: list[tuple[str, str | bytes]],
+                                    data: st.DataObject) -> None:
+    extension = OraclePerMessageDeflate(**options)
+    accepted = negotiate(b"permessage-deflate; " + extension.offer().encode())
+    assert accepted is not None
+    extension.finalize(accepted[0].decode())
+    client = FrameProtocol(client=True, extensions=[extension])
+    stream = b"".join(bytes(client.send_data(value)) for _, value in messages)
+    pieces = data.draw(splits(stream))
+    assert feed_chunks(codec, pieces, deflate=lambda: accepted[1]) == list(messages)

@@ -38,6 +38,7 @@ def test_any_split_of_mostly_valid_frames(codec: ModuleType, stream: bytes,
     assert feed_chunks(codec, data.draw(splits(stream)), max_size=100) == whole
 
 
+@pytest.mark.compiled
 @SETTINGS
 @given(stream=st.one_of(streams, st.binary(max_size=200)), data=st.data(),
        deflate=st.booleans())

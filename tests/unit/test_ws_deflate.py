@@ -294,9 +294,10 @@ def deflate_message(data: bytes) -> bytes:
 
 def test_empty_compressed_message(codec: ModuleType) -> None:
     # RFC 7692 7.2.3.6: an empty message may be sent as a single 0x00 byte.
-    data = text(b"\x00", rsv=4) + binary(deflate_message(b""), rsv=4)
-    assert feed_three_ways(codec, data, deflate=PerMessageDeflate) == [("text", ""),
-                                                                        ("binary", b"")]
+    # A zero-length compressed payload inflates (with the tail appended) to nothing.
+    data = text(b"\x00", rsv=4) + binary(deflate_message(b""), rsv=4) + text(b"", rsv=4)
+    assert feed_three_ways(codec, data, deflate=PerMessageDeflate) == [
+        ("text", ""), ("binary", b""), ("text", "")]
 
 
 def test_uncompressed_message_on_a_deflate_connection(codec: ModuleType) -> None:
