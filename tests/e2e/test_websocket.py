@@ -28,12 +28,16 @@ from websockets.asyncio.client import connect
 from tests.e2e.conftest import RunningServer, run_server
 
 APP = "tests.e2e.ws_apps:app"
+# RFC 8441 is served by the h2-based HTTP/2 driver (fasthttpd/websocket/http2.py); the
+# compiled HTTP/2 driver (the default where built) does not offer it yet: see
+# test_rfc8441_on_the_compiled_http2_driver.
+H2_DRIVER = ("--http2-impl", "h2")
 KEY = base64.b64encode(b"0123456789abcdef").decode()
 
 
 @pytest.fixture(scope="module")
 def wsserver(impl: str) -> Iterator[RunningServer]:
-    with run_server("--ws-max-size", "65536", app=APP, impl=impl) as server:
+    with run_server("--ws-max-size", "65536", *H2_DRIVER, app=APP, impl=impl) as server:
         yield server
 
 
@@ -458,7 +462,7 @@ def test_client_that_never_reads_blocks_the_app_send(wsserver: RunningServer) ->
 
 def test_idle_websocket_outlives_the_http_deadlines(impl: str) -> None:
     with run_server("--timeout-keep-alive", "0.5", "--timeout-request-header", "0.5",
-                    "--ws-ping-interval", "0", app=APP, impl=impl) as server:
+                    "--ws-ping-interval", "0", *H2_DRIVER, app=APP, impl=impl) as server:
         raw = open_raw(server.port)
         client = H2WebSocket(server.port)
         sid = client.connect("/echo")
@@ -673,7 +677,7 @@ def test_rfc8441_frames_wait_for_the_client_window(wsserver: RunningServer) -> N
 
 
 def test_rfc8441_app_that_never_receives_closes_the_window(impl: str) -> None:
-    with run_server("--ws-max-queue", "2", app=APP, impl=impl) as server:
+    with run_server("--ws-max-queue", "2", *H2_DRIVER, app=APP, impl=impl) as server:
         client = H2WebSocket(server.port)
         sid = client.connect("/never-receive")
         client.wait_for(ev.ResponseReceived)
@@ -698,7 +702,7 @@ def test_rfc8441_app_that_never_receives_closes_the_window(impl: str) -> None:
 
 
 def test_rfc8441_shutdown_sends_1001_on_the_stream(impl: str) -> None:
-    with run_server(app=APP, impl=impl) as server:
+    with run_server(*H2_DRIVER, app=APP, impl=impl) as server:
         client = H2WebSocket(server.port)
         sid = client.connect("/echo")
         client.wait_for(ev.ResponseReceived)
@@ -717,6 +721,20 @@ def test_rfc8441_shutdown_sends_1001_on_the_stream(impl: str) -> None:
         assert time.monotonic() - started < 5  # not the 10 s closing-handshake bound
 
 
+@pytest.mark.xfail(strict=True, reason="the compiled HTTP/2 driver does not offer RFC 8441 "
+                   "yet (SETTINGS_ENABLE_CONNECT_PROTOCOL, :protocol); the h2-based one does")
+def test_rfc8441_on_the_compiled_http2_driver() -> None:
+    with run_server("--http2-impl", "compiled", app=APP) as server:
+        client = H2WebSocket(server.port)
+        settings = client.wait_for(ev.RemoteSettingsChanged)
+        assert 8 in settings.changed_settings  # SETTINGS_ENABLE_CONNECT_PROTOCOL
+        sid = client.connect("/echo")
+        assert dict(client.wait_for(ev.ResponseReceived).headers)[b":status"] == b"200"
+        client.send(sid, frame(1, b"compiled h2"))
+        assert client.read_frame() == (1, b"compiled h2")
+        client.sock.close()
+
+
 # TLS: wss, and RFC 8441 over h2 negotiated by ALPN.
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, trustme.CA]:
@@ -733,7 +751,7 @@ def test_wss_scope_and_echo(impl: str, tls_files: tuple[Path, Path, trustme.CA])
     cert, key, authority = tls_files
     context = ssl.create_default_context()
     authority.configure_trust(context)
-    with run_server("--ssl-certfile", str(cert), "--ssl-keyfile", str(key), app=APP,
+    with run_server("--ssl-certfile", str(cert), "--ssl-keyfile", str(key), *H2_DRIVER, app=APP,
                     impl=impl, scheme="https") as server:
         async def go() -> dict[str, Any]:
             async with connect(f"wss://127.0.0.1:{server.port}/scope", ssl=context) as ws:
