@@ -30,9 +30,9 @@ from bench import environment
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 MICRO_MODULES = ["bench.micro_parser", "bench.micro_serializer", "bench.micro_asgi",
-                 "bench.micro_h2", "bench.workers"]
+                 "bench.micro_h2", "bench.micro_hpack", "bench.workers"]
 PINNED_MICRO = {"bench.micro_parser", "bench.micro_serializer", "bench.micro_asgi",
-                "bench.micro_h2"}
+                "bench.micro_h2", "bench.micro_hpack"}
 
 
 def say(message: str) -> None:

@@ -4,8 +4,8 @@ Theory of operation: two plain ASGI 3 callables with no framework, so that the
 numbers measure the server and not the app. `hello` answers every request with the
 13-byte body `Hello, world!`, the classic hello-world workload of the reference
 figures in DESIGN.md. `mixed` routes on the path to the other workloads: a 1 KiB
-JSON document, a 64 KiB body, an echo of the request body, and a response streamed
-in 100 chunks. Bodies are built once at import, so serialization cost is the same
+JSON document, a 64 KiB body, a 1 MiB body, an echo of the request body, and a
+response streamed in 100 chunks. Bodies are built once at import, so serialization cost is the same
 (zero) for every server; the response message dicts are fresh per request, as a
 real app produces them.
 
@@ -40,6 +40,7 @@ def _json_document(size: int) -> bytes:
 
 JSON_BODY = _json_document(1024)
 LARGE_BODY = bytes(range(256)) * 256  # 64 KiB, not all one byte value
+DOWNLOAD_BODY = bytes(range(256)) * 4096  # 1 MiB
 STREAM_CHUNK = b"0123456789abcdef" * 4  # 64 bytes
 STREAM_CHUNKS = 100
 STREAM_BODY = STREAM_CHUNK * STREAM_CHUNKS
@@ -101,6 +102,8 @@ async def mixed(scope: Scope, receive: Receive, send: Send) -> None:
         await _send_whole(send, JSON_BODY, b"application/json")
     elif path == "/64k":
         await _send_whole(send, LARGE_BODY, b"application/octet-stream")
+    elif path == "/1m":
+        await _send_whole(send, DOWNLOAD_BODY, b"application/octet-stream")
     elif path == "/echo":
         await _echo(receive, send)
     elif path == "/stream":

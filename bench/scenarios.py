@@ -92,6 +92,16 @@ SCENARIOS: list[Scenario] = [
     Scenario("h2-tls", "HTTP/2 over TLS (ALPN), h2load -c32 -m16", HELLO_APP, H2_TLS,
              "h2load", Probe("/", apps.HELLO_BODY, http2=True), tls=True, connections=32,
              streams=16, min_body_bytes=HELLO_SIZE),
+    # Many streams on few connections: the per-stream cost of the HTTP/2 core,
+    # with little per-connection work to hide it.
+    Scenario("h2c-m100", "HTTP/2 cleartext, many streams per connection, h2load -c4 -m100",
+             HELLO_APP, H2C, "h2load", Probe("/", apps.HELLO_BODY, http2=True), connections=4,
+             streams=100, min_body_bytes=HELLO_SIZE),
+    # Bulk DATA: framing, flow control and writes of a large body (h2load's
+    # windows are 2**30 by default, so the server's sending path is what counts).
+    Scenario("h2c-download-1m", "HTTP/2 cleartext, 1 MiB download, h2load -c8 -m1", MIXED_APP,
+             H2C, "h2load", Probe("/1m", apps.DOWNLOAD_BODY, http2=True), path="/1m",
+             connections=8, streams=1, min_body_bytes=len(apps.DOWNLOAD_BODY)),
     Scenario("h1-tls", "HTTP/1.1 over TLS, hello (-c64)", HELLO_APP, H1_TLS, "wrk",
              HELLO_PROBE, tls=True, min_body_bytes=HELLO_SIZE),
     Scenario("latency", "latency percentiles, hello at a fixed -c32", HELLO_APP, H1, "wrk",

@@ -14,7 +14,7 @@ cdef class AsgiHandler:
     cdef public Py_ssize_t limit_concurrency, limit_max_requests
     cdef public object access_log, trusted_proxies, sent
     cdef public set tasks
-    cdef public dict decoded_paths
+    cdef public dict decoded_paths, scope_template
     cdef public bint timed, custom_task_factory
 
     @cython.locals(cycle=RequestCycle)
@@ -52,3 +52,7 @@ cdef bint EAGER_TASKS
 cdef Py_ssize_t DECODED_PATHS_LIMIT
 cdef dict EXTENSIONS, DISCONNECT
 cdef str TASK_NAME
+
+# Called for every request from a trusted peer (127.0.0.1 by default): a C call.
+@cython.locals(name=bytes, value=bytes, proto=str, host=str)
+cdef _apply_proxy_headers(dict scope)

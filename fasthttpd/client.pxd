@@ -12,3 +12,5 @@ cdef class Client:
     cdef public double expiration_time
     cdef public object _close, _close_callbacks
     cdef public dict scope_base
+
+    cpdef _open(self, remote_address, local_address, bint is_unix, tls_info, close)

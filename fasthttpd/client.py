@@ -32,6 +32,13 @@ class Client:
         tls_info: dict[str, Any] | None = None,
         close: Callable[[], None] | None = None,
     ) -> None:
+        self._open(remote_address, local_address, is_unix, tls_info, close)
+
+    def _open(self, remote_address: tuple[str, int] | None,
+              local_address: tuple[str, int] | None, is_unix: bool,
+              tls_info: dict[str, Any] | None, close: Callable[[], None] | None) -> None:
+        # Apart from __init__ so that a compiled connection makes a Client without
+        # keyword parsing (Client.__new__ then _open, a C call).
         self.id: int = _next_id()
         self.remote_address = remote_address
         self.local_address = local_address
@@ -59,7 +66,9 @@ class Client:
         return self.status != 0
 
     def update_expiration_time(self, timeout: float) -> None:
-        """Push the idle deadline `timeout` seconds from now (monotonic clock)."""
+        """Push the idle deadline `timeout` seconds from now (the monotonic clock,
+        which is the event loop's clock: the connection sets the first one, the
+        request-head deadline counted from the accept, with loop.time())."""
         self.expiration_time = time.monotonic() + timeout
 
     def on_close(self, callback: Callable[[Client], None]) -> None:

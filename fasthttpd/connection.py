@@ -1,9 +1,12 @@
 """Connection: the asyncio protocol of one client connection, and its Writer.
 
 It owns the `Client`, picks the driver through the server's `HttpDriverFactory`
-(at once on TLS, where ALPN has been negotiated; after the first bytes on
-cleartext, so that the HTTP/2 preface can be recognised) and then forwards
-everything to the driver: received bytes, flow-control callbacks, the end.
+when the first bytes arrive (by ALPN on TLS, by the bytes on cleartext, so that
+the HTTP/2 preface can be recognised) and then forwards everything to the driver:
+received bytes, flow-control callbacks, the end. Decision: on TLS too the choice
+waits for the first bytes (ALPN is known at once), so that every driver is set up
+with bytes to read and a connection that never sends a request is closed by the
+same per-server sweep, without a timer of its own.
 
 A driver gets the connection's `Writer` and nothing else of it (contracts.md):
 write, writelines, close, abort, pause/resume reading, whether writing is
@@ -18,7 +21,6 @@ bound method itself.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -89,17 +91,38 @@ class Writer:
         self._connection.switch_driver(driver, data)
 
 
-class Connection(asyncio.Protocol):
+class Connection:
+    """The protocol uvloop (or asyncio) drives for one accepted connection.
+
+    Decision (issue 11, cheaper connections): compiled, this is a final cdef class
+    (connection.pxd), not an `asyncio.Protocol` subclass (a cdef class cannot derive
+    from a Python class); the event loops need only the protocol methods, which it
+    has. What a new connection costs is kept to what every connection needs:
+
+    - `listener` facts (its local address when the listening socket is bound to
+      one address, Unix or not, TLS or not) are given by the server once per
+      listening socket, so a connection asks its transport only for the peer's
+      address (and its own only on a wildcard listener; the TLS object only on TLS);
+    - the request-head deadline before a driver exists costs no timer (a per-server
+      sweep, see close_undecided); the HTTP/1.1 driver arms its own timer only
+      once a read leaves it something to wait for, so a connection whose one
+      request is answered and closed within its first read arms no timer at all;
+    - the Client is made without keyword parsing, and addresses are kept as the
+      transport gives them when they already have the ASGI shape.
+    """
+
     __slots__ = (
         "state", "factory", "on_message", "transport", "client", "driver", "writer",
-        "_sniffed", "data_received",
+        "data_received", "_sniffed", "_listener",
     )
 
-    def __init__(self, state: ServerState, factory: HttpDriverFactory,
-                 on_message: OnMessage) -> None:
+    def __init__(self, state: ServerState, factory: HttpDriverFactory, on_message: OnMessage,
+                 listener: tuple[Any, bool, bool] | None = None) -> None:
         self.state = state
         self.factory = factory
         self.on_message = on_message
+        # (local address or None to ask the transport, is_unix, is_tls), or None.
+        self._listener = listener
         self.transport: Any = None
         self.client: Client = None  # type: ignore[assignment]
         self.driver: HttpDriver | None = None
@@ -109,25 +132,30 @@ class Connection(asyncio.Protocol):
         # straight to the driver (see switch_driver).
         self.data_received = self._sniff
 
-    # asyncio.Protocol.
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+    # The protocol methods the event loop calls.
+    def connection_made(self, transport: Any) -> None:
         self.transport = transport
         self.writer = Writer(self, transport)
-        transport.set_write_buffer_limits(WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW)  # type: ignore[attr-defined]
-        sockname = transport.get_extra_info("sockname")
-        is_unix = isinstance(sockname, str) or sockname is None
-        ssl_object = transport.get_extra_info("ssl_object")
+        transport.set_write_buffer_limits(WRITE_BUFFER_HIGH, WRITE_BUFFER_LOW)
+        listener = self._listener
+        if listener is None:
+            sockname = transport.get_extra_info("sockname")
+            is_unix = isinstance(sockname, str) or sockname is None
+            local = None if is_unix else _address(sockname)
+            is_tls = True
+        else:
+            local, is_unix, is_tls = listener
+            if local is None and not is_unix:  # a wildcard address: ask
+                local = _address(transport.get_extra_info("sockname"))
         tls_info = None
+        ssl_object = transport.get_extra_info("ssl_object") if is_tls else None
         if ssl_object is not None:
             from fasthttpd.tls import tls_info as read_tls_info
 
             tls_info = read_tls_info(ssl_object)
-        peer = transport.get_extra_info("peername")
-        self.client = Client(
-            None if is_unix else _address(peer),
-            None if is_unix else _address(sockname),
-            is_unix=is_unix, tls_info=tls_info, close=self.close,
-        )
+        remote = None if is_unix else _address(transport.get_extra_info("peername"))
+        client = self.client = Client.__new__(Client)  # compiled: no keyword parsing
+        client._open(remote, local, is_unix, tls_info, self.close)
         state = self.state
         state.connections.add(self)
         observer = state.observer
@@ -135,24 +163,26 @@ class Connection(asyncio.Protocol):
             observer.connection_opened()
         # The request-head deadline runs from the accept (the TLS handshake has its
         # own bound, ssl_handshake_timeout): the driver chosen later inherits it.
-        deadline = self.client.expiration_time = (
+        # Until then, the server's sweep enforces it (close_undecided).
+        state.undecided[self] = client.expiration_time = (
             state.loop.time() + state.config.timeout_request_header)
-        if ssl_object is not None:
-            self._select_driver(b"")
-        else:
-            state.undecided[self] = deadline
 
     def _sniff(self, data: bytes) -> None:
         self._select_driver(self._sniffed + data)
 
+    def eof_received(self) -> bool | None:
+        """The client shut its side: close ours too (asyncio.Protocol's default)."""
+        return None
+
     def connection_lost(self, exc: Exception | None) -> None:
-        self.state.connections.discard(self)
+        state = self.state
+        state.connections.discard(self)
         if self.driver is None:
-            self.state.undecided.pop(self, None)
-        self.client.mark_closed(by_client=not self.writer.closed_by_server)
+            state.undecided.pop(self, None)
+        self.client.mark_closed(not self.writer.closed_by_server)
         if self.driver is not None:
             self.driver.connection_lost(exc)
-        observer = self.state.observer
+        observer = state.observer
         if observer is not None:
             observer.connection_closed()
 
@@ -166,6 +196,7 @@ class Connection(asyncio.Protocol):
         if self.driver is not None:
             self.driver.resume_writing()
 
+    # For the server.
     def close(self) -> None:
         """Close after the buffered bytes are written."""
         self.writer.close()
@@ -181,8 +212,13 @@ class Connection(asyncio.Protocol):
         else:
             self.driver.stop()
 
+    # Choosing the driver.
     def switch_driver(self, driver: HttpDriver, data: bytes) -> None:
-        """Hand the connection to another driver, with the bytes already read."""
+        """Hand the connection to another driver, with the bytes already read.
+
+        The first driver gets the bytes it was chosen from right after its setup,
+        within this call (the HTTP/1.1 driver arms its deadline timer at the end of
+        that read, not in setup)."""
         if self.driver is None:
             self.state.undecided.pop(self, None)
         self.client.is_exported = self.driver is not None
@@ -210,9 +246,27 @@ class Connection(asyncio.Protocol):
         self.switch_driver(driver, data)
 
 
+def listener_facts(sock: Any, is_tls: bool) -> tuple[Any, bool, bool]:
+    """What every connection of a listening socket shares: its local address (None
+    on a wildcard address, where each connection's own must be asked), whether it
+    is a Unix socket, whether it speaks TLS."""
+    import socket
+
+    if sock.family == getattr(socket, "AF_UNIX", None):
+        return (None, True, is_tls)
+    address = _address(sock.getsockname())
+    if address is None or address[0] in ("0.0.0.0", "::"):
+        return (None, False, is_tls)
+    return (address, False, is_tls)
+
+
 def _address(address: Any) -> tuple[str, int] | None:
-    if isinstance(address, tuple) and len(address) >= 2:
-        return (str(address[0]), int(address[1]))
+    """An (host, port) pair as ASGI wants it; the transport's own when it is one."""
+    if type(address) is tuple:
+        if len(address) == 2 and type(address[0]) is str and type(address[1]) is int:
+            return address  # type: ignore[no-any-return]
+        if len(address) >= 2:
+            return (str(address[0]), int(address[1]))
     return None
 
 

@@ -1,10 +1,11 @@
 """The contracts between a connection, its protocol driver and the application.
 
 Theory of operation: the connection (fasthttpd.connection) owns a `Client` and asks
-the server's `HttpDriverFactory` for an `HttpDriver` once it knows the protocol (ALPN
-on TLS, the first bytes on cleartext). From then on every received chunk goes to
-`driver.data_received`. The driver turns bytes into `HttpStream`s, one per request
-(an HTTP/1.1 exchange or an HTTP/2 stream), and hands each to `on_message`, the
+the server's `HttpDriverFactory` for an `HttpDriver` when the first bytes arrive
+(the protocol is then known: ALPN on TLS, the bytes on cleartext). From then on
+every received chunk goes to `driver.data_received`. The driver turns bytes into
+`HttpStream`s, one per request (an HTTP/1.1 exchange or an HTTP/2 stream), and
+hands each to `on_message`, the
 version-neutral ASGI request cycle (fasthttpd.asgi). The cycle reads the body and
 writes the response through the stream's methods, which the driver serializes.
 
@@ -156,7 +157,8 @@ class HttpDriverFactory(abc.ABC):
 
     @abc.abstractmethod
     def select_driver(self, client: Client, data: bytes) -> HttpDriver | None:
-        """The driver for `client`, given the first bytes received (b"" on TLS).
+        """The driver for `client`, given the first bytes received (on TLS too,
+        where ALPN, in client.tls_info, is known before them).
 
         None means: not enough bytes to decide yet; call again with more.
         """

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from fasthttpd.asgi import ASGIApp, AsgiHandler
 from fasthttpd.config import Config
-from fasthttpd.connection import Connection, close_undecided
+from fasthttpd.connection import Connection, close_undecided, listener_facts
 from fasthttpd.driver import HttpDriverFactory
 from fasthttpd.factory import DefaultHttpDriverFactory
 from fasthttpd.http1 import serializer
@@ -133,14 +133,20 @@ class Server:
         factory = self._make_factory(state)
         handler = self.handler = AsgiHandler(state, self.app)  # type: ignore[arg-type]
 
-        def make_connection() -> Connection:
-            return Connection(state, factory, handler)
+        def connection_maker(sock: socket.socket) -> Callable[[], Connection]:
+            facts = listener_facts(sock, ssl_context is not None)
+
+            def make_connection() -> Connection:
+                return Connection(state, factory, handler, facts)
+
+            return make_connection
 
         # The TLS handshake counts against the request-head deadline's length.
         handshake = {"ssl_handshake_timeout": config.timeout_request_header} if ssl_context else {}
         for sock in sockets:
-            listener = await loop.create_server(make_connection, sock=sock, ssl=ssl_context,
-                                                backlog=config.backlog, **handshake)
+            listener = await loop.create_server(connection_maker(sock), sock=sock,
+                                                ssl=ssl_context, backlog=config.backlog,
+                                                **handshake)
             self.listeners.append(listener)
             scheme = "https" if ssl_context else "http"
             logger.info("fasthttpd listening on %s", describe(sock, scheme))

@@ -16,19 +16,21 @@ from fasthttpd.state cimport ServerState
 cdef class Http1Stream(HttpStream):
     cdef public Http1Driver driver
     cdef public Request request
-    cdef public bint runs_ahead, dispatched, complete
-    cdef public object _chunks
-    cdef public Py_ssize_t _buffered
-    cdef public bint _body_complete, _continue_owed, _trailers, _head_sent
-    cdef public bint _keep_alive, _close_after
-    cdef public object _body_waiter, _disconnect_waiter, _turn
-    cdef public int _flags, _framing
-    cdef public object _status, _headers
-    cdef public long long _remaining
-    cdef public int status
-    cdef public list _held
+    cdef public int phase, status
+    cdef public bint runs_ahead, body_complete, continue_owed
+    cdef object _chunks, _body_waiter, _disconnect_waiter, _turn, _status, _headers
+    cdef Py_ssize_t _buffered
+    cdef bint _trailers, _keep_alive, _close_after
+    cdef int _flags, _framing
+    cdef long long _remaining
+    cdef list _held
 
     cpdef _open(self, Http1Driver driver, Request request)
+    cpdef start(self)
+    cpdef drop(self)
+    cpdef take_held(self)
+    cpdef hold(self, data, bint close)
+    cpdef Py_ssize_t drop_unread_body(self) except -1
     cpdef feed_body(self, bytes data)
     cpdef end_body(self)
     cpdef _wake_body(self)
@@ -53,17 +55,17 @@ cdef class Http1Driver:
     cdef public object loop, config, parser, serializer, on_message
     cdef public Writer writer
     cdef public list queue
-    cdef public Http1Stream receiving, _upgrading
-    cdef public bint closing, write_paused, _dispatching, _feeding
-    cdef public list _drain_waiters
-    cdef public int _reading_paused_for, _wait
-    cdef public double _deadline, _timer_at, _timeout_keep_alive
-    cdef public object _timer, _pending_error
-    cdef public Py_ssize_t _drain_budget, _out_size, _waiting, _unsafe, _window_bytes
-    cdef public bint _input_closed
-    cdef public double _window_end, _window_min, _paused_at
-    cdef public object _send_timer
-    cdef public list _out
+    cdef public Http1Stream receiving
+    cdef public int reading
+    cdef public bint closing, write_paused
+    cdef Http1Stream _upgrading
+    cdef bint _dispatching, _feeding
+    cdef list _drain_waiters, _out
+    cdef int _reading_paused_for
+    cdef double _deadline, _timer_at, _timeout_keep_alive
+    cdef double _window_end, _window_min, _paused_at
+    cdef object _timer, _pending_error, _send_timer
+    cdef Py_ssize_t _drain_budget, _out_size, _waiting, _unsafe, _window_bytes
 
     cpdef _process(self, list events)
     @cython.locals(stream=Http1Stream)
@@ -71,9 +73,10 @@ cdef class Http1Driver:
     @cython.locals(stream=Http1Stream)
     cpdef _end_of_message(self)
     cpdef _after_input(self)
+    @cython.locals(receiving=Http1Stream)
     cpdef bint _body_window_passed(self, double now) except -1
-    cpdef _body_failed(self)
-    cpdef _drop(self, Http1Stream stream)
+    cpdef _close_input(self)
+    cpdef _forget(self, Http1Stream stream)
     cpdef emit(self, Http1Stream stream, data, bint close=*, bint final=*)
     cpdef _flush(self, bint close=*)
     @cython.locals(request=Request)
@@ -87,8 +90,10 @@ cdef class Http1Driver:
     cpdef resume_body(self)
     cpdef _pause_reading(self, int reason)
     cpdef _resume_reading(self, int reason)
-    cpdef _set_deadline(self, int wait, double timeout)
-    cpdef _set_deadline_at(self, int wait, double deadline)
+    cpdef _set_deadline(self, double timeout)
+    cpdef _set_deadline_at(self, double deadline)
+    cpdef _body_failed(self)
+    cpdef _answer_and_close(self, int status)
     cpdef _close_now(self)
 
 
@@ -96,7 +101,8 @@ cdef class Http1Driver:
 cdef Py_ssize_t BODY_BUFFER_LIMIT, PIPELINE_LIMIT, DRAIN_LIMIT, GATHER_LIMIT, LARGE_BODY
 cdef frozenset SAFE_METHODS
 cdef double INFINITY
-cdef int WAIT_HEAD, WAIT_BODY, WAIT_IDLE, WAIT_ANSWERED
+cdef int QUEUED, RUNNING, HEAD_HELD, STREAMING, COMPLETE, ABORTED
+cdef int IDLE, HEAD, BODY, DISCARD, CLOSED
 cdef dict _METHOD_NAMES
 cdef int _PAUSED_BODY, _PAUSED_PIPELINE
 cdef bytes _CONTINUE, _LAST_CHUNK, _SWITCHING_TO_H2C

@@ -12,14 +12,57 @@ eagerly on Python 3.12+), leave in one `transport.write`.
 A response head is held back until the first body part, so that a small response
 is one write.
 
-One timer per connection enforces the deadline of the current state (head,
-body gap, keep-alive idle); moving the deadline later is a float store, and the
-timer re-arms itself lazily when it fires early.
+The state is two small machines, each an integer moved only by the methods named
+in its table (compiled, the integers are C ints; the tables are the documentation
+the code follows, one assignment per arrow).
+
+A stream's lifecycle, `Http1Stream.phase` (moved only by Http1Stream's methods):
+
+    QUEUED --start()--> RUNNING --start_response()--> HEAD_HELD
+    HEAD_HELD --send_body(), first part--> STREAMING --last part / trailers--> COMPLETE
+    HEAD_HELD --send_body(), only part--> COMPLETE
+    RUNNING, HEAD_HELD --respond_error()--> COMPLETE (a plain error response)
+    RUNNING .. STREAMING --abort()--> ABORTED (the connection is cut)
+    QUEUED .. HEAD_HELD --drop()--> ABORTED (never answered: framing error, body timeout)
+
+  QUEUED     read; its app has not started (it waits behind an unsafe request)
+  RUNNING    its app runs; no final response yet (a 100 or 103 may have gone)
+  HEAD_HELD  status and headers given; the head waits for the first body part
+  STREAMING  the head is out (or held for its turn); more body parts follow
+  COMPLETE   the whole response was emitted (or is held for its turn)
+  ABORTED    the response will never be complete; the client sees a truncation
+
+The read side, `Http1Driver.reading` (moved only by the driver's input methods:
+setup, data_received/_after_input, _request_received, _end_of_message,
+response_complete and the endings), and the deadline each state arms:
+
+    HEAD --request head--> BODY --end of message--> IDLE --first byte--> HEAD
+    BODY --response complete, body unread--> DISCARD --end of message--> IDLE
+    any --Connection: close request read (RFC 9112 9.6), framing error,
+          deadline, h2c switch, close, abort--> CLOSED
+
+  IDLE      between requests, no byte of the next head; deadline: keep-alive
+            (--timeout-keep-alive) once nothing is in flight, none while an app runs
+  HEAD      part of a head received, or a new connection; deadline: the head
+            (--timeout-request-header, not extended by dribbling; a new
+            connection's counts from its accept)
+  BODY      reading the body of `receiving`; deadlines: the gap and the minimum
+            rate (--timeout-request-body, --limit-request-body-rate); none while
+            reading is paused because the app does not read
+  DISCARD   reading, to throw it away, the rest of a body whose response is
+            complete (up to DRAIN_LIMIT, to reuse the connection); deadlines as BODY
+  CLOSED    nothing received is processed any more; no deadline (the connection
+            closes once the responses owed are written)
+
+Output has one path, `emit`: it holds a stream's bytes until the stream's turn,
+then writes them now, gathers them for one write at the end of the read or loop
+iteration, or writes large pieces beside each other.
 
 Backpressure: reading pauses while the receiving stream holds more than
 `BODY_BUFFER_LIMIT` unread bytes or more than `PIPELINE_LIMIT` requests wait;
 `send_body` asks its caller to `drain()` while the transport's write buffer is full
-or while the stream is not yet at the head of the queue.
+or while the stream is not yet at the head of the queue; a client that keeps the
+write buffer full for --timeout-response-send is cut off.
 """
 
 from __future__ import annotations
@@ -60,24 +103,36 @@ SAFE_METHODS = frozenset((b"GET", b"HEAD", b"OPTIONS", b"TRACE"))
 
 INFINITY = float("inf")
 
-# What the deadline currently guards; decides what happens when it passes.
-WAIT_HEAD = 0  # a request head is due (new connection, or partially received)
-WAIT_BODY = 1  # the next piece of a request body is due
-WAIT_IDLE = 2  # keep-alive: nothing in flight
-WAIT_ANSWERED = 3  # answered within the read being processed; it sets the next one
+# Http1Stream.phase (the lifecycle table in the module docstring).
+QUEUED = 0
+RUNNING = 1
+HEAD_HELD = 2
+STREAMING = 3
+COMPLETE = 4
+ABORTED = 5
+
+# Http1Driver.reading (the read-side table in the module docstring).
+IDLE = 0
+HEAD = 1
+BODY = 2
+DISCARD = 3
+CLOSED = 4
 
 _METHOD_NAMES = {m: m.decode("ascii") for m in (
     b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"PATCH", b"OPTIONS", b"TRACE", b"CONNECT")}
 
 
 class Http1Stream(HttpStream):
-    """One HTTP/1.1 request and its response."""
+    """One HTTP/1.1 request and its response; `phase` is its lifecycle.
+
+    The driver reads `phase`, `runs_ahead`, `body_complete`, `continue_owed` and
+    `request`, and changes the stream only through its methods."""
 
     __slots__ = (
-        "driver", "request", "runs_ahead", "dispatched", "_chunks", "_buffered", "_body_complete",
-        "_body_waiter", "_disconnect_waiter", "_continue_owed", "_flags",
-        "_status", "_headers", "_trailers", "_head_sent", "_framing", "_remaining",
-        "_keep_alive", "complete", "status", "_held", "_close_after", "_turn",
+        "driver", "request", "phase", "runs_ahead", "body_complete", "continue_owed",
+        "status", "_chunks", "_buffered", "_body_waiter", "_disconnect_waiter", "_flags",
+        "_status", "_headers", "_trailers", "_framing", "_remaining", "_keep_alive",
+        "_held", "_close_after", "_turn",
     )
 
     def __init__(self, driver: Http1Driver, request: Request) -> None:
@@ -96,33 +151,70 @@ class Http1Stream(HttpStream):
         self.headers = request.headers
         self.scheme = driver.client.scheme
         body_less = request.framing == _FRAMING_NONE
+        self.phase = QUEUED
         self.runs_ahead = body_less and method in SAFE_METHODS and request.upgrade is None
-        self.dispatched = False
+        self.body_complete = body_less  # every body byte was received
+        self.continue_owed = request.expect_continue  # a 100 Continue may be owed
+        self.is_disconnected = False
+        self.status = 0
         self._chunks: deque[bytes] | None = None
         self._buffered = 0
-        self._body_complete = body_less
         self._body_waiter: asyncio.Future[None] | None = None
-        self.is_disconnected = False
         self._disconnect_waiter: asyncio.Future[None] | None = None
-        self._continue_owed = request.expect_continue
-        self._head_sent = False
         self._trailers = False
         self._keep_alive = request.keep_alive
         # Request facts the response framing depends on (fasthttpd/_serializer.pyi).
         self._flags = ((_FLAG_HEAD if method == b"HEAD" else 0)
                        | (_FLAG_HTTP10 if request.http_version == "1.0" else 0))
-        self.complete = False
-        self.status = 0
-        self._held: list[bytes] | None = None  # output written before its turn
+        self._held: list[bytes] | None = None  # output emitted before its turn
         self._close_after = False
         self._turn: asyncio.Future[None] | None = None
+
+    # Lifecycle, for the driver.
+    def start(self) -> None:
+        """QUEUED -> RUNNING: the driver hands it to the app."""
+        self.phase = RUNNING
+
+    def drop(self) -> None:
+        """-> ABORTED without a response: it will never be answered."""
+        self.phase = ABORTED
+        self.lose_connection()
+
+    def take_held(self) -> tuple[bytes | list[bytes], bool] | None:
+        """Its turn came: the output emitted ahead of it, and whether it closes."""
+        held = self._held
+        if held is None:
+            return None
+        self._held = None
+        # Small held output joins the batch's single write; large goes as is.
+        data: bytes | list[bytes] = (
+            held[0] if len(held) == 1 else
+            held if sum(map(len, held)) > LARGE_BODY else b"".join(held))
+        return data, self._close_after
+
+    def hold(self, data: bytes | list[bytes], close: bool) -> None:
+        """Keep output emitted before its turn."""
+        pieces = data if type(data) is list else [data]
+        if self._held is None:
+            self._held = pieces  # type: ignore[assignment]
+        else:
+            self._held += pieces
+        self._close_after = close
+
+    def drop_unread_body(self) -> int:
+        """The response is complete and the app left body bytes unread: forget the
+        buffered ones; returns how many there were."""
+        buffered = self._buffered
+        if self._chunks:
+            self._chunks.clear()
+        return buffered
 
     # Request body, fed by the driver.
     def feed_body(self, data: bytes) -> None:
         # Body bytes came without waiting for 100 Continue: none is owed any more
         # (RFC 9110 10.1.1 lets the server omit it), and the connection stays reusable.
-        self._continue_owed = False
-        if self.complete:  # response already sent: discarding an unread body
+        self.continue_owed = False
+        if self.phase >= COMPLETE:  # response already sent: discarding an unread body
             self.driver.drained(len(data))
             return
         if self._chunks is None:
@@ -134,8 +226,8 @@ class Http1Stream(HttpStream):
         self._wake_body()
 
     def end_body(self) -> None:
-        self._body_complete = True
-        self._continue_owed = False
+        self.body_complete = True
+        self.continue_owed = False
         self._wake_body()
 
     def _wake_body(self) -> None:
@@ -161,7 +253,7 @@ class Http1Stream(HttpStream):
     # HttpStream: request side.
     @property
     def is_body_complete(self) -> bool:
-        return self._body_complete and not self._chunks
+        return self.body_complete and not self._chunks
 
     async def receive_body(self) -> tuple[bytes, bool] | None:
         while True:
@@ -171,20 +263,20 @@ class Http1Stream(HttpStream):
                 self._buffered -= len(data)
                 if self._buffered <= BODY_BUFFER_LIMIT // 2:
                     self.driver.resume_body()
-                return data, not (self._body_complete and not chunks)
-            if self._body_complete:
+                return data, not (self.body_complete and not chunks)
+            if self.body_complete:
                 return b"", False
             if self.is_disconnected:
                 return None
-            if self._continue_owed:
-                self._continue_owed = False
-                if not self._head_sent:
+            if self.continue_owed:
+                self.continue_owed = False
+                if self.phase < STREAMING:
                     self.driver.emit(self, _CONTINUE)
             waiter = self._body_waiter = self.driver.loop.create_future()
             await waiter
 
     async def wait_disconnect(self) -> None:
-        if self.is_disconnected or self.complete:
+        if self.is_disconnected or self.phase >= COMPLETE:
             return
         waiter = self._disconnect_waiter
         if waiter is None:
@@ -198,6 +290,7 @@ class Http1Stream(HttpStream):
         self.driver.emit(self, self.driver.serializer.serialize_informational(status, headers))
 
     def start_response(self, status: int, headers: Headers, trailers: bool = False) -> None:
+        self.phase = HEAD_HELD
         self.status = status
         self._status = status
         self._headers = headers
@@ -208,7 +301,7 @@ class Http1Stream(HttpStream):
             raise ClientDisconnected("the client closed the connection")
         driver = self.driver
         out: bytes | list[bytes]
-        if not self._head_sent:
+        if self.phase == HEAD_HELD:
             out = self._head_with(data, more_body)
         else:
             framing = self._framing
@@ -242,8 +335,9 @@ class Http1Stream(HttpStream):
         return False
 
     def _head_with(self, data: bytes, more_body: bool) -> bytes | list[bytes]:
-        """The response head with the first body part: one buffer for a small part;
-        for a large one the head alone, the part beside it (no copy of the body)."""
+        """HEAD_HELD -> STREAMING: the response head with the first body part, one
+        buffer for a small part; for a large one the head alone, the part beside it
+        (no copy of the body)."""
         headers = self._headers
         large = len(data) > LARGE_BODY and not self._flags & _FLAG_HEAD
         end = not more_body and not self._trailers
@@ -252,7 +346,7 @@ class Http1Stream(HttpStream):
         head, framing, content_length, keep_alive = self.driver.serializer.serialize_response(
             self._status, headers, b"" if large else data, more_body or large,
             self.request_flags())
-        self._head_sent = True
+        self.phase = STREAMING
         self._framing = framing
         self._keep_alive = keep_alive
         if framing == _FRAMING_LENGTH:
@@ -281,9 +375,10 @@ class Http1Stream(HttpStream):
             self._finish_with(b"")
 
     def _finish_with(self, out: bytes) -> None:
+        """-> COMPLETE: the last of the response."""
         driver = self.driver
         close = not self._keep_alive or driver.closing
-        self.complete = True
+        self.phase = COMPLETE
         driver.emit(self, out, close, True)
         waiter = self._disconnect_waiter
         if waiter is not None and not waiter.done():
@@ -300,13 +395,13 @@ class Http1Stream(HttpStream):
         await driver.drain()
 
     def abort(self) -> None:
-        if not self.complete:
-            self.complete = True
+        """-> ABORTED: the connection is cut, what was sent stays truncated."""
+        if self.phase < COMPLETE:
+            self.phase = ABORTED
             self.driver.abort()
 
     def respond_error(self, status: int) -> None:
         self._keep_alive = False
-        self._head_sent = True
         self.status = status
         self._finish_with(self.driver.serializer.serialize_error(status))
 
@@ -314,7 +409,7 @@ class Http1Stream(HttpStream):
         flags = self._flags
         # A client still waiting for 100 Continue may or may not send its body
         # now (RFC 9110 10.1.1): the connection cannot be reused safely.
-        if self._keep_alive and not self.driver.closing and not self._continue_owed:
+        if self._keep_alive and not self.driver.closing and not self.continue_owed:
             flags |= _FLAG_KEEP_ALIVE
         if self._trailers:
             flags |= _FLAG_TRAILERS
@@ -326,12 +421,12 @@ class Http1Driver:
 
     __slots__ = (
         "state", "loop", "config", "parser", "serializer", "client", "on_message",
-        "writer", "queue", "receiving", "closing", "write_paused",
-        "_drain_waiters", "_reading_paused_for", "_deadline", "_wait", "_timer", "_timer_at",
+        "writer", "queue", "receiving", "reading", "closing", "write_paused",
+        "_drain_waiters", "_reading_paused_for", "_deadline", "_timer", "_timer_at",
         "_pending_error", "_drain_budget", "_upgrading",
         "_out", "_out_size", "_waiting", "_unsafe", "_dispatching", "_feeding",
-        "_timeout_keep_alive", "_input_closed", "_window_end", "_window_bytes",
-        "_window_min", "_paused_at", "_send_timer",
+        "_timeout_keep_alive", "_window_end", "_window_bytes", "_window_min", "_paused_at",
+        "_send_timer",
     )
 
     def __init__(self, state: ServerState, impl: ModuleType | None = None) -> None:
@@ -350,12 +445,12 @@ class Http1Driver:
         # PIPELINE_LIMIT + 1 streams, and a list is what compiled code indexes fastest.
         self.queue: list[Http1Stream] = []
         self.receiving: Http1Stream | None = None  # whose body the parser is reading
-        self.closing = False  # no new request will be answered
+        self.reading = HEAD  # the read side's state (module docstring)
+        self.closing = False  # the connection closes once the owed responses are out
         self.write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._reading_paused_for = 0  # bit mask of reasons reading is paused
-        self._deadline = INFINITY
-        self._wait = WAIT_HEAD
+        self._deadline = INFINITY  # of the current read state
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = INFINITY
         self._pending_error: Any = None
@@ -368,8 +463,6 @@ class Http1Driver:
         self._dispatching = False
         self._feeding = False  # inside data_received: output waits for its end
         self._timeout_keep_alive = config.timeout_keep_alive
-        # A request that ends the connection was read (RFC 9112 9.6): input is ignored.
-        self._input_closed = False
         # The request-body rate window (--limit-request-body-rate): its end in loop
         # time (0: not started), the bytes received in it, the least it needs.
         self._window_end = 0.0
@@ -387,14 +480,18 @@ class Http1Driver:
         deadline = client.expiration_time
         if not deadline:  # a driver set up without a connection (tests, benchmarks)
             deadline = self.loop.time() + self.config.timeout_request_header
-        self._set_deadline_at(WAIT_HEAD, deadline)
+        # Chosen when the first bytes came, which follow at once (Connection.
+        # switch_driver): the timer is armed at the end of that read if it left
+        # something to wait for; none for a request answered and closed in it.
+        self._deadline = deadline
 
     @property
     def pending_request_count(self) -> int:
         return 1 if self.receiving is not None else 0
 
+    # Input: the read side.
     def data_received(self, data: bytes) -> None:
-        if self._input_closed or (self.closing and not self.queue):
+        if self.reading == CLOSED or (self.closing and not self.queue):
             return
         self._feeding = True
         self._process(self.parser.feed(data))
@@ -416,19 +513,21 @@ class Http1Driver:
                 self._request_received(event)
             elif kind is EndOfMessage:
                 self._end_of_message()
-                if self._input_closed:  # what follows is never processed (RFC 9112 9.6)
+                if self.reading == CLOSED:  # what follows is never processed (RFC 9112 9.6)
                     return
             else:
                 self._parse_error(event)
                 return
 
     def _request_received(self, request: Request) -> None:
+        """HEAD -> BODY."""
         stream = Http1Stream.__new__(Http1Stream)  # compiled: no argument parsing
         stream._open(self, request)
         client = self.client
         client.pending_request_count += 1
         client.pending_response_count += 1
         self.receiving = stream
+        self.reading = BODY
         if request.framing != _FRAMING_NONE:
             self._window_end = 0.0  # starts once the input is processed
             self._window_bytes = 0
@@ -439,7 +538,7 @@ class Http1Driver:
         if request.upgrade is not None and self._accepts_upgrade(stream):
             self._upgrading = stream  # switched once its (empty) body has ended
         elif len(queue) == 1 or (not self._unsafe and not self._waiting):
-            stream.dispatched = True
+            stream.start()
             self.on_message(stream)
         else:
             self._waiting += 1
@@ -447,47 +546,57 @@ class Http1Driver:
                 self._pause_reading(_PAUSED_PIPELINE)
 
     def _end_of_message(self) -> None:
+        """BODY or DISCARD -> IDLE, or CLOSED after a request that ends the connection."""
         stream = self.receiving
         self.receiving = None
         self.client.pending_request_count -= 1
         if stream is None:
             return
         stream.end_body()
-        if stream.complete:  # finished draining a body the app did not read
+        if stream.phase >= COMPLETE:  # finished discarding a body the app did not read
             self._drain_budget = DRAIN_LIMIT
+        if stream is self._upgrading:
+            self._switch_to_h2c(stream)
+            return
         if not stream.request.keep_alive:
             # Connection: close, or HTTP/1.0 without keep-alive: nothing received
             # after this request is processed (RFC 9112 9.6).
-            self._input_closed = True
+            self._close_input()
+            return
+        self.reading = IDLE
+        self._deadline = INFINITY  # the next deadline is set once the read is processed
         if stream.request.upgrade is not None:
-            if stream is self._upgrading:
-                self._switch_to_h2c(stream)
-            else:  # declined: the parser stopped after this message; carry on
-                self.loop.call_soon(self._resume_parsing)
+            # Declined: the parser stopped after this message; carry on.
+            self.loop.call_soon(self._resume_parsing)
 
     def _resume_parsing(self) -> None:
-        if not self.client.status:
+        if not self.client.status and self.reading != CLOSED:
             self._process(self.parser.resume())
             self._after_input()
 
     def _after_input(self) -> None:
-        """Pick the deadline that applies now that the input is processed."""
-        if self.receiving is not None:
+        """Arm the deadline of the read state that the processed input left."""
+        reading = self.reading
+        if reading == BODY or reading == DISCARD:
             if not self._reading_paused_for:
                 now = self.loop.time()
                 if now >= self._window_end and not self._body_window_passed(now):
                     return
-                self._set_deadline_at(WAIT_BODY, now + self.config.timeout_request_body)
-        elif self._input_closed:
-            self._deadline = INFINITY  # the last request runs; its answer closes
+                self._set_deadline_at(now + self.config.timeout_request_body)
+        elif reading == CLOSED:
+            self._deadline = INFINITY
         elif not self.parser.is_idle:
-            if self._wait != WAIT_HEAD:  # dribbling bytes does not extend it
-                self._set_deadline(WAIT_HEAD, self.config.timeout_request_header)
+            if reading != HEAD:  # dribbling bytes does not extend it
+                self.reading = HEAD
+                self._set_deadline(self.config.timeout_request_header)
+            elif self._timer is None and self._deadline != INFINITY:  # the first head
+                self._set_deadline_at(self._deadline)
         elif self.queue:
             self._deadline = INFINITY  # the app is working: its time, not ours
-        elif self._wait != WAIT_IDLE or self._deadline == INFINITY:
+        elif reading != IDLE or self._deadline == INFINITY:
             # Idle, and answered within this read (an eagerly started app).
-            self._set_deadline(WAIT_IDLE, self.config.timeout_keep_alive)
+            self.reading = IDLE
+            self._set_deadline(self._timeout_keep_alive)
         # else: idle already; a stray empty line does not extend the deadline.
 
     def _body_window_passed(self, now: float) -> bool:
@@ -502,89 +611,90 @@ class Http1Driver:
             self._body_failed()
             return False
         receiving = self.receiving
-        if receiving is not None and receiving._continue_owed:
+        if receiving is not None and receiving.continue_owed:
             self._window_end = 0.0
         else:
             self._window_end = now + self.config.timeout_request_body
         self._window_bytes = 0
         return True
 
+    def _close_input(self) -> None:
+        """-> CLOSED: nothing received from now on is processed."""
+        self.reading = CLOSED
+        self._deadline = INFINITY
+
     def _parse_error(self, error: Any) -> None:
         peer = self.client.remote_address
         logger.info("%d %s from %s: %s", error.status_code, _reason(error.status_code),
                     peer[0] if peer else "unix socket", error.reason)
-        self._deadline = INFINITY
+        self._close_input()
         broken = self.receiving
         if broken is not None:
             # Its body is cut short: its app sees a disconnect, or never runs.
             self.receiving = None
-            broken.lose_connection()
             if broken is not self.queue[0]:
-                self._drop(broken)
-            elif broken._head_sent:  # too late for a status: truncate instead
+                self._forget(broken)
+                broken.drop()
+            elif broken.phase >= STREAMING:  # too late for a status: truncate instead
+                broken.lose_connection()
                 self.abort()
                 return
             else:  # its app is running: the error is its answer
-                broken.complete = True
-                self._drop(broken)
+                self._forget(broken)
+                broken.drop()
         if self.queue:  # responses owed to earlier requests go out first
             self._pending_error = error
         else:
             self._answer_and_close(error.status_code)
 
-    def _drop(self, stream: Http1Stream) -> None:
-        """Forget a request that was read but will never be answered."""
+    def _forget(self, stream: Http1Stream) -> None:
+        """Take out of the queue a request that was read but will never be answered."""
         self.queue.remove(stream)
         self.client.pending_response_count -= 1
         if not stream.runs_ahead:
             self._unsafe -= 1
-        if not stream.dispatched:
+        if stream.phase == QUEUED:
             self._waiting -= 1
 
-    # Writing, in request order.
-    def emit(self, stream: Http1Stream, data: bytes | list[bytes], close: bool = False,
+    # Output, in request order.
+    def emit(self, stream: Http1Stream | None, data: bytes | list[bytes], close: bool = False,
              final: bool = False) -> None:
-        """Write a stream's output now if it is its turn, else hold it.
+        """The one output path: a stream's output (or, with stream None, the
+        connection's own: an error status) goes to the writer if it is its turn,
+        else the stream holds it until then.
 
-        `data` is bytes, or a list of pieces for large bodies (written without
-        joining them); `final` when it completes the response. Only a final part
-        may go straight to the transport: the parts of a streamed response are
-        gathered and written once per loop iteration (or past GATHER_LIMIT), so an
-        app sending many small chunks without waiting costs one write, not one per
-        chunk, and none waits longer than the iteration in progress."""
+        `data` is bytes, or a list of pieces for large bodies (written as they are,
+        after what was gathered); `final` when it completes the response. Only a
+        final part may go straight to the transport: the parts of a streamed
+        response are gathered and written once per loop iteration (or past
+        GATHER_LIMIT), so an app sending many small chunks without waiting costs
+        one write, not one per chunk, and none waits longer than the iteration in
+        progress."""
         queue = self.queue
-        if not queue or stream is not queue[0]:
-            pieces = data if type(data) is list else [data]
-            if stream._held is None:
-                stream._held = pieces  # type: ignore[assignment]
-            else:
-                stream._held += pieces
-            stream._close_after = close
+        if stream is not None and (not queue or stream is not queue[0]):
+            stream.hold(data, close)
             return
+        if close:
+            self.closing = True
         if type(data) is list:
             if self._out is not None:
                 self._flush()
-            if close:
-                self.closing = True
             if not self.client.status:
-                self.writer.writelines(data, close)
+                self.writer.writelines(data, close)  # type: ignore[arg-type]
             return
         out = self._out
         if out is not None:
-            out.append(data)
+            out.append(data)  # type: ignore[arg-type]
             self._out_size += len(data)
             # Past the limit the bytes go to the transport now, so that its
             # high-water mark (and so send()'s backpressure) sees them.
             if close or self._out_size > GATHER_LIMIT:
                 self._flush(close)
-        elif close or (final and len(queue) == 1 and not self._feeding) or len(data) > GATHER_LIMIT:
-            if close:
-                self.closing = True
-                self.writer.write(data, True)
-            else:
-                self.writer.write(data)
+        elif close or (final and len(queue) == 1 and not self._feeding) \
+                or len(data) > GATHER_LIMIT:
+            self.writer.write(data, close)  # type: ignore[arg-type]
         else:  # more responses are on their way: gather them for one write
-            self._out = [data]
+            self._out = [data]  # type: ignore[list-item]
             self._out_size = len(data)
             if not self._feeding:  # else data_received flushes when done
                 self.loop.call_soon(self._flush)
@@ -592,8 +702,6 @@ class Http1Driver:
     def _flush(self, close: bool = False) -> None:
         out = self._out
         self._out = None
-        if close:
-            self.closing = True
         if out is not None and not self.client.status:
             self.writer.write(b"".join(out), close)
 
@@ -604,18 +712,18 @@ class Http1Driver:
             return  # answered ahead of its turn: written when the turn comes
         if self.closing:
             return
-        if stream is self.receiving and not stream._body_complete:
-            # The app answered without reading the whole body: discard what remains
-            # if it is small, else close (RFC 9112 9.6).
+        if stream is self.receiving and not stream.body_complete:
+            # The app answered without reading the whole body: BODY -> DISCARD if
+            # what remains is small, else close (RFC 9112 9.6).
             request = stream.request
-            if stream._continue_owed or (
+            buffered = stream.drop_unread_body()
+            if stream.continue_owed or (
                     request.framing == _FRAMING_LENGTH
-                    and request.content_length - stream._buffered > DRAIN_LIMIT):
+                    and request.content_length - buffered > DRAIN_LIMIT):
                 self._close_now()
                 return
-            if stream._chunks:
-                stream._chunks.clear()
-            self._drain_budget = DRAIN_LIMIT - stream._buffered
+            self.reading = DISCARD
+            self._drain_budget = DRAIN_LIMIT - buffered
             self.resume_body()
         self._advance()
 
@@ -629,16 +737,12 @@ class Http1Driver:
             if not queue:
                 break
             head = queue[0]
-            held = head._held
+            held = head.take_held()
             if held is not None:
-                head._held = None
-                # Small held output joins the batch's single write; large goes as is.
-                self.emit(head, held[0] if len(held) == 1 else
-                          held if sum(map(len, held)) > LARGE_BODY else b"".join(held),
-                          head._close_after, head.complete)
+                self.emit(head, held[0], held[1], head.phase >= COMPLETE)
                 if self.closing:
                     return
-            if not head.complete:
+            if head.phase < COMPLETE:
                 head.take_turn()
                 break
         if self._reading_paused_for & _PAUSED_PIPELINE and len(queue) <= PIPELINE_LIMIT // 2:
@@ -651,13 +755,13 @@ class Http1Driver:
             self._answer_and_close(self._pending_error.status_code)
         elif self.closing:
             self._close_now()
-        elif self.receiving is None:
+        elif self.reading == IDLE:
             if self.parser.is_idle:
-                self._set_deadline(WAIT_IDLE, self._timeout_keep_alive)
-        elif not self.receiving._body_complete:  # discarding an unread body
-            self._set_deadline(WAIT_BODY, self.config.timeout_request_body)
-        else:  # answered before its end of message was processed (eager app)
-            self._wait = WAIT_ANSWERED  # the read in progress sets the deadline
+                self._set_deadline(self._timeout_keep_alive)
+        elif self.reading == DISCARD:
+            self._set_deadline(self.config.timeout_request_body)
+        # else: answered before its end of message was processed (an eager app):
+        # the read in progress sets the deadline.
 
     def _dispatch_waiting(self) -> None:
         """Run the head if it waits, and every safe stream behind it if all are safe."""
@@ -667,13 +771,13 @@ class Http1Driver:
         try:
             while self._waiting and not self.closing:
                 queue = self.queue
-                if queue[0].dispatched and self._unsafe:
+                if queue[0].phase != QUEUED and self._unsafe:
                     return
                 for stream in queue:
-                    if not stream.dispatched:
+                    if stream.phase == QUEUED:
                         break
                 self._waiting -= 1
-                stream.dispatched = True
+                stream.start()
                 self.on_message(stream)
         finally:
             self._dispatching = False
@@ -707,7 +811,7 @@ class Http1Driver:
             if self._window_end:  # the paused time was ours: the window moves with it
                 self._window_end += now - self._paused_at
             if self.receiving is not None:
-                self._set_deadline_at(WAIT_BODY, now + self.config.timeout_request_body)
+                self._set_deadline_at(now + self.config.timeout_request_body)
 
     # Writing backpressure.
     def pause_writing(self) -> None:
@@ -749,12 +853,11 @@ class Http1Driver:
             if not waiter.done():
                 waiter.set_result(None)
 
-    # Deadlines.
-    def _set_deadline(self, wait: int, timeout: float) -> None:
-        self._set_deadline_at(wait, self.loop.time() + timeout)
+    # Deadlines: one timer per connection, for the deadline of the read state.
+    def _set_deadline(self, timeout: float) -> None:
+        self._set_deadline_at(self.loop.time() + timeout)
 
-    def _set_deadline_at(self, wait: int, deadline: float) -> None:
-        self._wait = wait
+    def _set_deadline_at(self, deadline: float) -> None:
         self._deadline = deadline
         # The timer only ever fires early (then re-arms), never late: replace it
         # only when the deadline moved before it.
@@ -776,63 +879,62 @@ class Http1Driver:
         self._timed_out()
 
     def _timed_out(self) -> None:
-        wait = self._wait
+        reading = self.reading
         peer = self.client.remote_address
-        if wait == WAIT_IDLE:
+        if reading == IDLE:
             logger.debug("closing idle keep-alive connection from %s", peer)
             self._close_now()
-        elif wait == WAIT_HEAD:
+        elif reading == HEAD:
             if self.parser.is_idle and not self.parser.bytes_consumed:
                 logger.debug("no request from %s in time; closing", peer)
                 self._close_now()
             else:
                 logger.info("408 request head from %s not complete in time", peer)
                 self._answer_and_close(408)
-        else:
+        elif reading == BODY or reading == DISCARD:
             logger.info("408 request body from %s stalled", peer)
             self._body_failed()
 
     def _body_failed(self) -> None:
         """The request body is late or too slow: 408 and close (or cut a started response)."""
-        self._deadline = INFINITY
+        self._close_input()
         stream = self.receiving
         if stream is not None:
             stream.lose_connection()
             self.receiving = None
-        if self.queue and self.queue[0]._head_sent:
+        if self.queue and self.queue[0].phase >= STREAMING:
             self._close_now()
         else:
             self._answer_and_close(408)
 
     def _answer_and_close(self, status: int) -> None:
-        data = self.serializer.serialize_error(status)
-        if self._out:  # responses owed before it, gathered for one write
-            data = b"".join(self._out) + data
-        self._out = None
-        self.closing = True
-        self.writer.write(data, True)
+        """An error status closes the connection, after the responses gathered before it."""
+        self._close_input()
+        self.emit(None, self.serializer.serialize_error(status), True, True)
 
     # Ending.
     def stop(self) -> None:
         """Graceful shutdown: answer the requests already running, then close."""
         self.closing = True
         for stream in list(self.queue):
-            if not stream.dispatched:  # read but never started: dropped
-                self._drop(stream)
+            if stream.phase == QUEUED:  # read but never started: dropped
+                self._forget(stream)
+                stream.drop()
         if not self.queue:
             self._close_now()
 
     def abort(self) -> None:
         """Cut the connection: what was already sent stays truncated."""
         self.closing = True
+        self._close_input()
         if self._out is not None:  # sent, as far as the app knows: out it goes
-            out, self._out = self._out, None
-            self.writer.write(b"".join(out))
+            self._flush()
         self.writer.abort()
 
     def _close_now(self) -> None:
         """Close once what is owed and gathered is written."""
         self.closing = True
+        self._close_input()
         if self._out is not None:
             self._flush(close=True)
         else:
@@ -840,7 +942,7 @@ class Http1Driver:
 
     def connection_lost(self, exc: BaseException | None) -> None:
         self.closing = True
-        self._deadline = INFINITY
+        self._close_input()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -871,7 +973,7 @@ class Http1Driver:
         self.queue.clear()
         self.client.pending_response_count -= 1
         self.closing = True
-        self._deadline = INFINITY
+        self._close_input()
         self.writer.write(_SWITCHING_TO_H2C)
         h2_driver = Http2Driver(self.state)
         self.writer.switch_driver(h2_driver, b"")

@@ -40,7 +40,9 @@ def test_asyncio_loop_serves_too():
 
 def test_tls_handshake_is_bounded_by_the_head_deadline(tmp_path):
     """A client that connects to the TLS port and never completes its handshake
-    (sends nothing, or part of a ClientHello) is closed at --timeout-request-header."""
+    (sends nothing, or part of a ClientHello), or completes it and sends no request
+    (with --http 2 too, where a client without ALPN h2 must send the preface), is
+    closed at --timeout-request-header."""
     import socket
     import time
 
@@ -55,3 +57,13 @@ def test_tls_handshake_is_bounded_by_the_head_deadline(tmp_path):
                 sock.sendall(data)
                 assert sock.recv(1000) == b"", data
                 assert 0.4 < time.monotonic() - start < 2.5, data
+    for args in ((), ("--http", "2")):
+        with run_server(*pki.server_args(), "--timeout-request-header", "0.5", *args,
+                        scheme="https") as srv:
+            context = pki.client_context()
+            context.set_alpn_protocols(["http/1.1"])
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as raw, \
+                    context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+                start = time.monotonic()
+                assert sock.recv(1000) == b"", args
+                assert time.monotonic() - start < 2.5, args

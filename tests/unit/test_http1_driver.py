@@ -838,3 +838,64 @@ def test_first_head_deadline_counts_from_the_accept(impl):
         assert h.transport.closed
         assert h.transport.take().startswith(b"HTTP/1.1 408 ")
     run(main())
+
+
+# The state tables of fasthttpd/http1/driver.py (module constants are C values when
+# compiled, so the tests name the numbers the module docstring gives them).
+QUEUED, RUNNING, HEAD_HELD, STREAMING, COMPLETE, ABORTED = range(6)
+IDLE, HEAD, BODY, DISCARD, CLOSED = range(5)
+
+
+def test_stream_lifecycle_and_read_states(impl):
+    seen = {}
+    release = asyncio.Event()
+
+    async def app(scope, receive, send):
+        driver = harness.connection.driver
+        me = driver.queue[0] if scope["path"] == "/a" else driver.queue[-1]
+        seen.setdefault(scope["path"], []).append((me.phase, driver.reading))
+        if scope["path"] == "/a":
+            seen["/b queued"] = driver.queue[1].phase
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        seen[scope["path"]].append((me.phase, driver.reading))
+        await send({"type": "http.response.body", "body": b"x", "more_body": True})
+        seen[scope["path"]].append((me.phase, driver.reading))
+        await send({"type": "http.response.body", "body": b""})
+        seen[scope["path"]].append((me.phase, driver.reading))
+
+    async def main():
+        nonlocal harness
+        harness = Harness(app, impl)
+        driver = harness.connection.driver
+        assert driver is None  # no driver before the first byte
+        # An unsafe request first: the one behind it waits (QUEUED) until it is answered.
+        harness.send(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab"
+                     b"GET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\n")
+        driver = harness.connection.driver
+        assert driver.reading == HEAD  # part of /c's head
+        await harness.settle()
+        assert seen["/b queued"] == QUEUED
+        release.set()
+        await harness.settle()
+        # (Read state BODY while /a's body arrives, if its app started eagerly.)
+        assert seen["/a"][0][1] in (BODY, HEAD)
+        assert seen["/a"][1:] == [(HEAD_HELD, HEAD), (STREAMING, HEAD), (COMPLETE, HEAD)]
+        assert seen["/a"][0][0] == RUNNING
+        assert [phase for phase, _ in seen["/b"]] == [RUNNING, HEAD_HELD, STREAMING, COMPLETE]
+        assert len(harness.responses()) == 2
+        # A body the app does not read is discarded after its answer.
+        harness.send(b"Host: x\r\n\r\n")  # ends /c's head: answered at once
+        await harness.settle()
+        harness.send(b"POST /d HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+        await harness.settle()
+        assert driver.reading == DISCARD
+        harness.send(b"defghij")
+        await harness.settle()
+        assert driver.reading == IDLE
+        harness.send(b"GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await harness.settle()
+        assert driver.reading == CLOSED and harness.transport.closed
+
+    harness = None
+    run(main())
