@@ -540,7 +540,30 @@ def test_accepted_during_shutdown_goes_away_at_once(impl: str) -> None:
         assert server.proc.wait(10) == 0
 
 
-# HTTP/2 (RFC 8441).
+# HTTP/2 (RFC 8441), on each HTTP/2 driver: the compiled core and h2 (the fallback),
+# the latter also with the pure-Python WebSocket codec and session
+# (FASTHTTPD_NO_EXTENSIONS=1, where the compiled core does not exist).
+H2_SETUPS = {"core": ("compiled", "compiled"), "h2": ("compiled", "h2"),
+             "h2-python": ("python", "h2")}
+
+
+@pytest.fixture(scope="module", params=list(H2_SETUPS))
+def h2_setup(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(impl, --http2-impl)"""
+    return H2_SETUPS[request.param]
+
+
+def run_h2_server(h2_setup: tuple[str, str], *args: str) -> Any:
+    impl, http2_impl = h2_setup
+    return run_server("--http2-impl", http2_impl, *args, app=APP, impl=impl)
+
+
+@pytest.fixture(scope="module")
+def h2wsserver(h2_setup: tuple[str, str]) -> Iterator[RunningServer]:
+    with run_h2_server(h2_setup, "--ws-max-size", "65536") as server:
+        yield server
+
+
 class H2WebSocket:
     def __init__(self, port: int, context: ssl.SSLContext | None = None) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -603,8 +626,8 @@ class H2WebSocket:
         return out
 
 
-def test_rfc8441_websocket_over_http2(wsserver: RunningServer) -> None:
-    client = H2WebSocket(wsserver.port)
+def test_rfc8441_websocket_over_http2(h2wsserver: RunningServer) -> None:
+    client = H2WebSocket(h2wsserver.port)
     settings = client.wait_for(ev.RemoteSettingsChanged)
     assert settings.changed_settings[8].new_value == 1  # SETTINGS_ENABLE_CONNECT_PROTOCOL
     sid = client.connect("/echo")
@@ -626,8 +649,8 @@ def test_rfc8441_websocket_over_http2(wsserver: RunningServer) -> None:
     client.sock.close()
 
 
-def test_rfc8441_scope_is_http_version_2(wsserver: RunningServer) -> None:
-    client = H2WebSocket(wsserver.port)
+def test_rfc8441_scope_is_http_version_2(h2wsserver: RunningServer) -> None:
+    client = H2WebSocket(h2wsserver.port)
     sid = client.connect("/scope?q=1")
     assert dict(client.wait_for(ev.ResponseReceived).headers)[b":status"] == b"200"
     while b"}" not in client.data or len(client.data) < 4:
@@ -647,8 +670,8 @@ def test_rfc8441_scope_is_http_version_2(wsserver: RunningServer) -> None:
     assert sid == 1
 
 
-def test_rfc8441_denial_and_unknown_protocol(wsserver: RunningServer) -> None:
-    client = H2WebSocket(wsserver.port)
+def test_rfc8441_denial_and_unknown_protocol(h2wsserver: RunningServer) -> None:
+    client = H2WebSocket(h2wsserver.port)
     client.connect("/deny")
     assert dict(client.wait_for(ev.ResponseReceived).headers)[b":status"] == b"403"
     client.connect("/echo", protocol=b"not-websocket")
@@ -656,8 +679,8 @@ def test_rfc8441_denial_and_unknown_protocol(wsserver: RunningServer) -> None:
     client.sock.close()
 
 
-def test_rfc8441_frames_wait_for_the_client_window(wsserver: RunningServer) -> None:
-    client = H2WebSocket(wsserver.port)
+def test_rfc8441_frames_wait_for_the_client_window(h2wsserver: RunningServer) -> None:
+    client = H2WebSocket(h2wsserver.port)
     client.h2.update_settings({4: 1000})  # SETTINGS_INITIAL_WINDOW_SIZE: 1000 bytes
     client.sock.sendall(client.h2.data_to_send())
     client.wait_for(ev.SettingsAcknowledged)
@@ -672,8 +695,8 @@ def test_rfc8441_frames_wait_for_the_client_window(wsserver: RunningServer) -> N
     client.sock.close()
 
 
-def test_rfc8441_app_that_never_receives_closes_the_window(impl: str) -> None:
-    with run_server("--ws-max-queue", "2", app=APP, impl=impl) as server:
+def test_rfc8441_app_that_never_receives_closes_the_window(h2_setup: tuple[str, str]) -> None:
+    with run_h2_server(h2_setup, "--ws-max-queue", "2") as server:
         client = H2WebSocket(server.port)
         sid = client.connect("/never-receive")
         client.wait_for(ev.ResponseReceived)
@@ -697,8 +720,8 @@ def test_rfc8441_app_that_never_receives_closes_the_window(impl: str) -> None:
         client.sock.close()
 
 
-def test_rfc8441_shutdown_sends_1001_on_the_stream(impl: str) -> None:
-    with run_server(app=APP, impl=impl) as server:
+def test_rfc8441_shutdown_sends_1001_on_the_stream(h2_setup: tuple[str, str]) -> None:
+    with run_h2_server(h2_setup) as server:
         client = H2WebSocket(server.port)
         sid = client.connect("/echo")
         client.wait_for(ev.ResponseReceived)
