@@ -72,7 +72,7 @@ logger = logging.getLogger("fasthttpd.error")
 cdef Py_ssize_t FLUSH_THRESHOLD = 256 * 1024
 # The upgrade request's fields that described the HTTP/1.1 connection itself.
 _UPGRADE_FIELDS = CONNECTION_SPECIFIC | {b"http2-settings", b"te"}
-_ERROR_BODY = {500: b"Internal Server Error", 501: b"Not Implemented",
+_ERROR_BODY = {408: b"Request Timeout", 500: b"Internal Server Error", 501: b"Not Implemented",
                503: b"Service Unavailable"}
 _STATUS = {code: str(code).encode() for code in range(100, 600)}
 
@@ -172,10 +172,15 @@ cdef class CoreHttp2Stream(HttpStream):
     cdef public Py_ssize_t unacknowledged
     cdef public object body_waiter, disconnect_waiter, drain_waiter
     cdef public double body_wait_since, drain_since
+    # The request-body rate window (--limit-request-body-rate): its end in loop time
+    # (0: no rate to check) and the body bytes received in it.
+    cdef public double rate_window_end
+    cdef public Py_ssize_t rate_window_bytes
     cdef public object response_headers, outbound, pending_trailers
 
     # Fed by the driver.
     cdef feed(self, bytes data, Py_ssize_t flow_length):
+        self.rate_window_bytes += PyBytes_GET_SIZE(data)
         self.chunks.append(data)
         self.unacknowledged += flow_length
         self.wake_body()
@@ -497,7 +502,8 @@ cdef class CoreHttp2Driver(ServerConnection):
     cdef public set draining            # apps waiting in drain()
     cdef public list to_dispatch
     cdef public bint writing_paused, finished, stopping, in_receive, flush_scheduled
-    cdef public double paused_since, idle_since, tick, window_end
+    cdef public double paused_since, idle_since, tick, window_end, last_tick
+    cdef public double body_window_min  # bytes a body must bring per --timeout-request-body
     cdef public Py_ssize_t unflushed, receiving, queued_acks
     cdef public object timer, server_header
     cdef public set websockets          # RFC 8441 streams told of a shutdown; None: --ws none
@@ -531,6 +537,7 @@ cdef class CoreHttp2Driver(ServerConnection):
         self.max_control_frames = config.h2_max_control_frames_per_second
         self.max_queued_acks = config.h2_max_queued_control_frames
         self.max_fields = config.limit_request_fields
+        self.body_window_min = config.limit_request_body_rate * config.timeout_request_body
         self._flush_callback = self._flush
 
     # HttpDriver.
@@ -539,6 +546,7 @@ cdef class CoreHttp2Driver(ServerConnection):
         self.on_message = on_message
         self.writer = writer  # the connection's narrow writer (contracts.md)
         self.write = writer.write
+        self.last_tick = self.loop.time()
         self.timer = self.loop.call_later(self.tick, self._on_tick)
 
     @property
@@ -677,6 +685,9 @@ cdef class CoreHttp2Driver(ServerConnection):
             return
         if len(headers) > self.max_fields:
             stream.respond_error(431)
+        elif not end_stream and self.body_window_min > 0:
+            # The first --timeout-request-body window is the grace period.
+            stream.rate_window_end = self.loop.time() + self.config.timeout_request_body
 
     cpdef on_data(self, StreamState s, bytes data, Py_ssize_t flow_length, bint end_stream):
         cdef CoreHttp2Stream stream = s.handle
@@ -975,7 +986,37 @@ cdef class CoreHttp2Driver(ServerConnection):
                     logger.info("HTTP/2 stream %d: request body stalled; reset", stream.stream_id)
                     self.resets += 1
                     self.abort_stream(stream, ERR_CANCEL)
+                elif stream.rate_window_end and not stream.body_ended:
+                    self._check_body_rate(stream, now)
+        self.last_tick = now
         self.timer = self.loop.call_later(self.tick, self._on_tick)
+
+    cdef _check_body_rate(self, CoreHttp2Stream stream, double now):
+        """--limit-request-body-rate, as Http1Driver applies it: at the end of each
+        --timeout-request-body window (the first is the grace period) the body must
+        have brought rate * window bytes. Time in which the client cannot send (the
+        stream's or the connection's window is used up because the app does not
+        read) is ours, not the client's: the window moves with it."""
+        if self.recv_window <= 0 or stream.state.recv_window <= 0:
+            stream.rate_window_end += now - self.last_tick
+            return
+        if now < stream.rate_window_end:
+            return
+        if stream.rate_window_bytes >= self.body_window_min:
+            stream.rate_window_end = now + self.config.timeout_request_body
+            stream.rate_window_bytes = 0
+            return
+        rate = self.config.limit_request_body_rate
+        if not stream.head_sent:
+            logger.info("408 request body on HTTP/2 stream %d from %s slower than %g bytes/s",
+                        stream.stream_id, self.client.remote_address, rate)
+            stream.respond_error(408)
+            stream.lose()  # the app reading the body sees a disconnect
+        else:
+            logger.info("HTTP/2 stream %d: request body from %s slower than %g bytes/s; reset",
+                        stream.stream_id, self.client.remote_address, rate)
+            self.resets += 1
+            self.abort_stream(stream, ERR_CANCEL)
 
 
 # A cdef class cannot derive from the ABC: it joins the contract as a registered one.
