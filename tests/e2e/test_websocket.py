@@ -720,6 +720,53 @@ def test_rfc8441_app_that_never_receives_closes_the_window(h2_setup: tuple[str, 
         client.sock.close()
 
 
+def wait_for_disconnect_code(server: RunningServer, code: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 5
+    while True:
+        seen = last(server)
+        if seen.get("disconnect", {}).get("code") == code or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.05)
+
+
+def test_rfc8441_reset_and_lost_connection_are_a_disconnect_for_the_app(
+        h2wsserver: RunningServer) -> None:
+    for how in ("RST_STREAM", "connection lost"):
+        client = H2WebSocket(h2wsserver.port)
+        # A clean close first, so that the 1006 below is this session's.
+        sid = client.connect("/record")
+        client.wait_for(ev.ResponseReceived)
+        client.send(sid, frame(8, struct.pack("!H", 4002)))
+        assert close_code(client.read_frame()[1]) == 4002
+        assert wait_for_disconnect_code(h2wsserver, 4002)["disconnect"]["code"] == 4002
+        sid = client.connect("/record")
+        client.wait_for(ev.ResponseReceived)
+        if how == "RST_STREAM":
+            client.h2.reset_stream(sid, 8)  # CANCEL
+            client.sock.sendall(client.h2.data_to_send())
+        else:
+            client.sock.close()
+        seen = wait_for_disconnect_code(h2wsserver, 1006)
+        assert seen["disconnect"]["code"] == 1006, how
+        assert seen["send_after_disconnect"] is True  # send() then raises an OSError
+        if how == "RST_STREAM":  # the connection keeps serving
+            sid = client.connect("/echo")
+            client.wait_for(ev.ResponseReceived)
+            client.send(sid, frame(1, b"still here"))
+            assert client.read_frame() == (1, b"still here")
+            client.sock.close()
+
+
+@pytest.mark.parametrize("http2_impl", ["compiled", "h2"])
+def test_rfc8441_is_not_advertised_with_ws_none(http2_impl: str) -> None:
+    with run_server("--ws", "none", "--http2-impl", http2_impl, app=APP) as server:
+        client = H2WebSocket(server.port)
+        settings = client.wait_for(ev.RemoteSettingsChanged)
+        assert settings.changed_settings.get(8) is None or \
+            settings.changed_settings[8].new_value == 0
+        client.sock.close()
+
+
 def test_rfc8441_shutdown_sends_1001_on_the_stream(h2_setup: tuple[str, str]) -> None:
     with run_h2_server(h2_setup) as server:
         client = H2WebSocket(server.port)
