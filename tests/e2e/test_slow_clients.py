@@ -58,16 +58,18 @@ def test_client_that_does_not_read_gets_no_more_once_timed_out(impl: str) -> Non
     assert received < 512 * 1024, f"{received} bytes arrived after the server gave up"
 
 
-def trickle_h2_body(port: int, interval: float, budget: float) -> str:
-    """POST over HTTP/2 (prior knowledge), one body byte every `interval` s; what ended it."""
+def trickle_h2_body(port: int, interval: float, budget: float, path: str = "/echo") -> str:
+    """POST over HTTP/2 (prior knowledge), one body byte every `interval` s; what ended it
+    (a response head that comes before the body is read does not end it)."""
     import h2.config
     import h2.connection
     import h2.events
 
     conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     conn.initiate_connection()
-    conn.send_headers(1, [(":method", "POST"), (":path", "/echo"), (":scheme", "http"),
+    conn.send_headers(1, [(":method", "POST"), (":path", path), (":scheme", "http"),
                           (":authority", "t"), ("content-length", "1000")])
+    streaming = path == "/echo-stream"  # its response starts before the body is read
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(conn.data_to_send())
         sock.settimeout(0.05)
@@ -84,8 +86,10 @@ def trickle_h2_body(port: int, interval: float, budget: float) -> str:
                 if not data:
                     return "closed"
                 for event in conn.receive_data(data):
-                    if isinstance(event, h2.events.ResponseReceived):
+                    if isinstance(event, h2.events.ResponseReceived) and not streaming:
                         return "status " + dict(event.headers)[b":status"].decode()
+                    if isinstance(event, h2.events.DataReceived):
+                        conn.acknowledge_received_data(event.flow_controlled_length, 1)
                     if isinstance(event, (h2.events.StreamReset,
                                           h2.events.ConnectionTerminated)):
                         return type(event).__name__
@@ -101,6 +105,14 @@ def test_slow_post_over_http2_is_ended_below_the_minimum_rate(http2_impl: str) -
         # The app was still reading the body: the answer is a 408, as on HTTP/1.1.
         assert end == "status 408"
         assert "slower than 240 bytes/s" in server.log()
+
+
+@pytest.mark.parametrize("http2_impl", ["compiled", "h2"])
+def test_slow_post_over_http2_after_the_response_started_is_reset(http2_impl: str) -> None:
+    with run_server("--timeout-request-body", "2", "--http2-impl", http2_impl) as server:
+        end = trickle_h2_body(server.port, interval=0.5, budget=8.0, path="/echo-stream")
+        assert end == "StreamReset"  # too late for a 408: the response is cut
+        assert "slower than 240 bytes/s; reset" in server.log()
 
 
 def post_h2_body_as_the_window_allows(port: int, path: str, body: bytes,
