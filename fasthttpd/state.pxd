@@ -6,6 +6,7 @@ cimport cython
 @cython.final
 cdef class ServerState:
     cdef public object config, loop, observer, on_request_limit
+    cdef public tuple http1_settings
     cdef public set connections
     cdef public Py_ssize_t active_requests, total_requests
     cdef public bint shutting_down

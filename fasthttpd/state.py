@@ -50,6 +50,9 @@ class ServerState:
         # Connections without a driver yet (protocol not known), in accept order,
         # with their request-head deadline (loop time); see connection.close_undecided.
         self.undecided: dict[Connection, float] = {}
+        # What every HTTP/1.1 driver derives from `config`, made by the first one
+        # (fasthttpd.http1.driver._settings).
+        self.http1_settings: tuple[Any, ...] | None = None
         self.active_requests = 0  # requests whose response is not complete
         self.total_requests = 0
         self.shutting_down = False

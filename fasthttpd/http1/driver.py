@@ -433,15 +433,17 @@ class Http1Driver:
     def __init__(self, state: ServerState, impl: ModuleType | None = None) -> None:
         self.state = state
         self.loop = state.loop
-        self.config = config = state.config
-        impl = impl or http1
-        self.parser = impl.parser.RequestParser(
-            max_request_line_size=config.limit_request_line,
-            max_header_count=config.limit_request_fields,
-            max_header_size=config.limit_request_field_size,
-            max_body_size=config.limit_request_body,
-        )
-        self.serializer = impl.serializer
+        self.config = state.config
+        # What every driver of this server derives from the settings, derived once
+        # (reading a dataclass's fields costs a new connection more than its parser).
+        settings = state.http1_settings if impl is None else None
+        if settings is None:
+            settings = _settings(state.config, impl or http1)
+            if impl is None:
+                state.http1_settings = settings
+        parser_class, parser_options, serializer, keep_alive, window_min = settings
+        self.parser = parser_class(**parser_options)
+        self.serializer = serializer
         # Unanswered requests, in order; a list, not a deque: it holds at most
         # PIPELINE_LIMIT + 1 streams, and a list is what compiled code indexes fastest.
         self.queue: list[Http1Stream] = []
@@ -463,12 +465,12 @@ class Http1Driver:
         self._unsafe = 0  # queued streams that may not run ahead of others
         self._dispatching = False
         self._feeding = False  # inside data_received: output waits for its end
-        self._timeout_keep_alive = config.timeout_keep_alive
+        self._timeout_keep_alive = keep_alive
         # The request-body rate window (--limit-request-body-rate): its end in loop
         # time (0: not started), the bytes received in it, the least it needs.
         self._window_end = 0.0
         self._window_bytes = 0
-        self._window_min = config.limit_request_body_rate * config.timeout_request_body
+        self._window_min = window_min
         self._paused_at = 0.0  # when reading paused: paused time is not the client's
         self._send_timer: asyncio.TimerHandle | None = None  # --timeout-response-send
 
@@ -1018,6 +1020,20 @@ class Http1Driver:
 # Compiled, the driver is a cdef class (driver.pxd), which cannot derive from a
 # Python class: it joins the contract as a registered implementation.
 HttpDriver.register(Http1Driver)
+
+
+def _settings(config: Any, impl: ModuleType) -> tuple[Any, dict[str, int], ModuleType,
+                                                    float, float]:
+    """(parser class, parser options, serializer, keep-alive timeout, least body
+    bytes per --timeout-request-body window), as Http1Driver unpacks them."""
+    options = {
+        "max_request_line_size": config.limit_request_line,
+        "max_header_count": config.limit_request_fields,
+        "max_header_size": config.limit_request_field_size,
+        "max_body_size": config.limit_request_body,
+    }
+    return (impl.parser.RequestParser, options, impl.serializer, config.timeout_keep_alive,
+            config.limit_request_body_rate * config.timeout_request_body)
 
 
 def _chunk_pieces(data: bytes) -> list[bytes]:

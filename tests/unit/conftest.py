@@ -30,6 +30,13 @@ NEXT_REQUEST = b"GET /next HTTP/1.1\r\nHost: next.example\r\n\r\n"
 
 NO_EXTENSIONS = os.environ.get("FASTHTTPD_NO_EXTENSIONS") == "1"
 
+# Tests of modules that exist only compiled, the HPACK codec and the HTTP/2 core:
+# without extensions their place is taken by the h2 library, whose driver the HTTP/2
+# driver tests cover in both modes, so these have nothing to import.
+COMPILED_ONLY_TESTS = ["test_hpack.py", "test_hpack_roundtrip.py", "test_hpack_fuzz.py",
+                       "test_http2_core.py", "test_h2_core_fuzz.py"]
+collect_ignore = COMPILED_ONLY_TESTS if NO_EXTENSIONS else []
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not NO_EXTENSIONS:

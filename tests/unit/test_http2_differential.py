@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -53,7 +52,7 @@ from hypothesis import strategies as st
 from fasthttpd.asgi import AsgiHandler
 from fasthttpd.client import Client
 from fasthttpd.config import Config
-from fasthttpd.http2 import Http2Driver
+from fasthttpd.http2 import CoreHttp2Driver, Http2Driver
 from fasthttpd.state import ServerState
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -99,17 +98,22 @@ class MemoryWriter:
 def start_h2_driver(state: ServerState, client: Client, on_message: Any,
                     writer: MemoryWriter) -> Any:
     driver = Http2Driver(state)
-    # setup(client, on_message, writer) is the narrow-writer contract; until it
-    # lands everywhere the h2 driver may still take (client, on_message, write, connection).
-    if len(inspect.signature(driver.setup).parameters) == 3:
-        driver.setup(client, on_message, writer)
-    else:
-        driver.setup(client, on_message, writer.write, writer)
+    driver.setup(client, on_message, writer)
     return driver
 
 
-# name -> function(state, client, on_message, writer) returning a set-up driver.
+def start_compiled_driver(state: ServerState, client: Client, on_message: Any,
+                          writer: MemoryWriter) -> Any:
+    driver = CoreHttp2Driver(state)
+    driver.setup(client, on_message, writer)
+    return driver
+
+
+# name -> function(state, client, on_message, writer) returning a set-up driver; the
+# compiled one wherever it is built (not under FASTHTTPD_NO_EXTENSIONS=1).
 DRIVERS: dict[str, Callable[..., Any]] = {"h2": start_h2_driver}
+if CoreHttp2Driver is not None:
+    DRIVERS["compiled"] = start_compiled_driver
 ORACLE = "h2"
 
 # Where a driver's answer differs from RFC 9113's, because of the library under it:
