@@ -757,6 +757,31 @@ def test_rfc8441_reset_and_lost_connection_are_a_disconnect_for_the_app(
             client.sock.close()
 
 
+def test_rfc8441_stream_without_window_is_reset_after_the_send_timeout(
+        h2_setup: tuple[str, str]) -> None:
+    # The app sends as fast as it may; the client opens 1000 bytes of window and never
+    # gives more: --h2-send-timeout applies to a WebSocket stream as to a response.
+    with run_h2_server(h2_setup, "--h2-send-timeout", "1") as server:
+        client = H2WebSocket(server.port)
+        client.h2.update_settings({4: 1000})  # SETTINGS_INITIAL_WINDOW_SIZE
+        client.sock.sendall(client.h2.data_to_send())
+        client.wait_for(ev.SettingsAcknowledged)
+        sid = client.connect("/flood")
+        client.wait_for(ev.ResponseReceived)
+        deadline = time.monotonic() + 8
+        reset = None
+        while reset is None and time.monotonic() < deadline:
+            chunk = client.sock.recv(65536)  # DATA is not acknowledged: no window comes back
+            assert chunk, "connection closed instead of a stream reset"
+            for event in client.h2.receive_data(chunk):
+                if isinstance(event, ev.StreamReset) and event.stream_id == sid:
+                    reset = event.error_code
+            client.sock.sendall(client.h2.data_to_send())
+        assert reset == 8  # CANCEL
+        assert "no window" in server.log()
+        client.sock.close()
+
+
 @pytest.mark.parametrize("http2_impl", ["compiled", "h2"])
 def test_rfc8441_is_not_advertised_with_ws_none(http2_impl: str) -> None:
     with run_server("--ws", "none", "--http2-impl", http2_impl, app=APP) as server:
