@@ -19,6 +19,8 @@ class CoreHttp2Stream(HttpStream):
     outbound: bytes | memoryview
     drain_waiter: Any
     body_waiter: Any
+    rate_window_end: float  # --limit-request-body-rate window end (0: none)
+    rate_window_bytes: int
 
 class CoreWebSocketStream(CoreHttp2Stream):
     """An RFC 8441 extended CONNECT stream; after `accept`, a WebSocket session's carrier."""
@@ -43,6 +45,7 @@ class CoreHttp2Driver(ServerConnection):
     streams: dict[int, CoreHttp2Stream]
     writing_paused: bool
     websockets: set[CoreWebSocketStream] | None
+    body_window_min: float
     def __init__(self, state: ServerState) -> None: ...
     def setup(self, client: Client, on_message: OnMessage, writer: Any) -> None: ...
     @property
