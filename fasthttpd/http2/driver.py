@@ -697,6 +697,8 @@ class Http2Driver(HttpDriver):
             return
         if now < stream.rate_window_end:
             return
+        if stream.rate_window_bytes == 0 and stream.body_waiter is not None:
+            return  # not slow but stalled, while the app waits: the body-gap deadline's case
         if stream.rate_window_bytes >= self.body_window_min:
             stream.rate_window_end = now + self.config.timeout_request_body
             stream.rate_window_bytes = 0
