@@ -53,6 +53,7 @@ cdef Py_ssize_t DECODED_PATHS_LIMIT
 cdef dict EXTENSIONS, DISCONNECT
 cdef str TASK_NAME
 
+
 # Called for every request from a trusted peer (127.0.0.1 by default): a C call.
 @cython.locals(name=bytes, value=bytes, proto=str, host=str)
 cdef _apply_proxy_headers(dict scope)

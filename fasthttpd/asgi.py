@@ -16,7 +16,7 @@ import sys
 import time
 from asyncio import Task
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 from fasthttpd.client import Client
@@ -30,7 +30,8 @@ ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]],
 logger = logging.getLogger("fasthttpd.error")
 
 ASGI_VERSION = {"version": "3.0", "spec_version": "2.4"}
-EXTENSIONS = {"http.response.early_hint": {}, "http.response.trailers": {}}
+EXTENSIONS: dict[str, dict[str, Any]] = {"http.response.early_hint": {},
+                                          "http.response.trailers": {}}
 DISCONNECT = {"type": "http.disconnect"}
 # Task(eager_start=True) exists from Python 3.12 on.
 EAGER_TASKS = sys.version_info >= (3, 12)
@@ -353,7 +354,7 @@ class RequestCycle:
         raise RuntimeError(f"ASGI message {kind!r} not allowed now (phase {self.phase})")
 
 
-def _trusted_proxies(config: Any) -> set[str] | bool | None:
+def _trusted_proxies(config: Any) -> set[str] | Literal[True] | None:
     if not config.proxy_headers:
         return None
     ips = {ip.strip() for ip in config.forwarded_allow_ips.split(",") if ip.strip()}

@@ -264,7 +264,7 @@ def _address(address: Any) -> tuple[str, int] | None:
     """An (host, port) pair as ASGI wants it; the transport's own when it is one."""
     if type(address) is tuple:
         if len(address) == 2 and type(address[0]) is str and type(address[1]) is int:
-            return address  # type: ignore[no-any-return]
+            return address
         if len(address) >= 2:
             return (str(address[0]), int(address[1]))
     return None

@@ -98,6 +98,7 @@ def looks_like_asgi2(app: Any) -> bool:
     """uvicorn's --interface auto rule, narrowed to callables that take (scope) alone."""
     if inspect.isclass(app):
         return not hasattr(app, "__await__")
+    call: Any
     if inspect.isfunction(app) or inspect.ismethod(app):
         call = app
     else:

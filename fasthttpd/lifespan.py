@@ -51,8 +51,8 @@ class Lifespan:
         self._answer = asyncio.get_running_loop().create_future()
         await self._messages.put(message)
         assert self._task is not None
-        done, _ = await asyncio.wait({self._answer, self._task},
-                                     return_when=asyncio.FIRST_COMPLETED)
+        waiters: set[asyncio.Future[Any]] = {self._answer, self._task}
+        done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if self._answer in done:
             return self._answer.result()
         return None

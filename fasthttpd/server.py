@@ -14,6 +14,7 @@ import logging
 import signal
 import socket
 from collections.abc import Callable
+from typing import cast
 
 from fasthttpd.asgi import ASGIApp, AsgiHandler
 from fasthttpd.config import Config
@@ -142,11 +143,14 @@ class Server:
             return make_connection
 
         # The TLS handshake counts against the request-head deadline's length.
-        handshake = {"ssl_handshake_timeout": config.timeout_request_header} if ssl_context else {}
+        handshake_timeout = config.timeout_request_header if ssl_context else None
         for sock in sockets:
-            listener = await loop.create_server(connection_maker(sock), sock=sock,
+            # Connection has a protocol's methods without asyncio.Protocol as its base
+            # (it is compiled as a final cdef class): typed as the protocol it acts as.
+            protocol_factory = cast("Callable[[], asyncio.Protocol]", connection_maker(sock))
+            listener = await loop.create_server(protocol_factory, sock=sock,
                                                 ssl=ssl_context, backlog=config.backlog,
-                                                **handshake)
+                                                ssl_handshake_timeout=handshake_timeout)
             self.listeners.append(listener)
             scheme = "https" if ssl_context else "http"
             logger.info("fasthttpd listening on %s", describe(sock, scheme))

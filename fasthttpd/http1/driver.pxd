@@ -68,21 +68,27 @@ cdef class Http1Driver:
     cdef Py_ssize_t _drain_budget, _out_size, _waiting, _unsafe, _window_bytes
 
     cpdef _process(self, list events)
+
     @cython.locals(stream=Http1Stream)
     cpdef _request_received(self, Request request)
+
     @cython.locals(stream=Http1Stream)
     cpdef _end_of_message(self)
     cpdef _after_input(self)
+
     @cython.locals(receiving=Http1Stream)
     cpdef bint _body_window_passed(self, double now) except -1
     cpdef _close_input(self)
     cpdef _forget(self, Http1Stream stream)
     cpdef emit(self, Http1Stream stream, data, bint close=*, bint final=*)
     cpdef _flush(self, bint close=*)
+
     @cython.locals(request=Request)
     cpdef response_complete(self, Http1Stream stream)
+
     @cython.locals(done=Http1Stream, head=Http1Stream)
     cpdef _advance(self)
+
     @cython.locals(stream=Http1Stream)
     cpdef _dispatch_waiting(self)
     cpdef drained(self, Py_ssize_t size)

@@ -195,9 +195,9 @@ class Http1Stream(HttpStream):
 
     def hold(self, data: bytes | list[bytes], close: bool) -> None:
         """Keep output emitted before its turn."""
-        pieces = data if type(data) is list else [data]
+        pieces = data if isinstance(data, list) else [data]
         if self._held is None:
-            self._held = pieces  # type: ignore[assignment]
+            self._held = pieces
         else:
             self._held += pieces
         self._close_after = close
@@ -311,9 +311,8 @@ class Http1Stream(HttpStream):
                 if not more_body and not self._trailers:
                     out.append(_LAST_CHUNK)
             elif framing == _FRAMING_CHUNKED:
-                out = driver.serializer.frame_chunk(data)
-                if not more_body and not self._trailers:
-                    out += _LAST_CHUNK
+                chunk: bytes = driver.serializer.frame_chunk(data)
+                out = chunk + _LAST_CHUNK if not more_body and not self._trailers else chunk
             elif framing == _FRAMING_LENGTH:
                 self._remaining -= len(data)
                 if self._remaining < 0:
@@ -375,7 +374,7 @@ class Http1Stream(HttpStream):
         else:  # HTTP/1.0 or a body-less response: trailers cannot be sent
             self._finish_with(b"")
 
-    def _finish_with(self, out: bytes) -> None:
+    def _finish_with(self, out: bytes | list[bytes]) -> None:
         """-> COMPLETE: the last of the response."""
         driver = self.driver
         close = not self._keep_alive or driver.closing
@@ -693,7 +692,7 @@ class Http1Driver:
             if self._out is not None:
                 self._flush()
             if not self.client.status:
-                self.writer.writelines(data, close)  # type: ignore[arg-type]
+                self.writer.writelines(data, close)
             return
         out = self._out
         if out is not None:

@@ -316,7 +316,7 @@ cdef class ServerConnection:
             data = bytes(self.inbuf)
             self.inbuf = bytearray()
         cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(data)
-        cdef Py_ssize_t n = PyBytes_GET_SIZE(data), pos = 0, length, have
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(data), pos = 0, length = 0, have
         cdef const char* preface = PyBytes_AS_STRING(PREFACE)
         cdef int ftype, flags
         cdef unsigned int sid

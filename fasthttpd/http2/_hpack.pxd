@@ -19,7 +19,8 @@ cdef class DynamicTable:
 
 cdef class Decoder:
     cdef DynamicTable table
-    cdef public Py_ssize_t max_allowed_table_size  # our SETTINGS_HEADER_TABLE_SIZE, once acknowledged
+    # Our SETTINGS_HEADER_TABLE_SIZE, once acknowledged.
+    cdef public Py_ssize_t max_allowed_table_size
     cdef public Py_ssize_t max_header_list_size  # RFC 9113 6.5.2, sizes of 4.1
     # Scratch space for Huffman-decoded strings.
     cdef unsigned char* scratch

@@ -255,6 +255,7 @@ class Http2Driver(HttpDriver):
             logger.debug("HTTP/2 connection error from %s: %s", self.client.remote_address, exc)
             self._terminate(None)
             return
+        event: Any  # dispatched on its exact type, which a type checker does not narrow
         for event in events:
             kind = type(event)
             if kind is DataReceived:
@@ -389,7 +390,7 @@ class Http2Driver(HttpDriver):
             websocket.open_stream(self, stream_id, event.headers, ended)  # RFC 8441
             return
         head = parse_request(event.headers)
-        if type(head) is str:
+        if isinstance(head, str):
             self._reject(stream_id, head)
             return
         if ended and head.content_length > 0:

@@ -42,8 +42,8 @@ import zlib
 
 cdef extern from "Python.h":
     # The PyObject* forms, for the message buffer (a reference we own by hand).
-    PyObject* _bytes_new "PyBytes_FromStringAndSize" (const char* data,
-                                                    Py_ssize_t size) except NULL
+    PyObject* _bytes_new "PyBytes_FromStringAndSize" (
+        const char* data, Py_ssize_t size) except NULL
     char* _bytes_data "PyBytes_AS_STRING" (PyObject* bytes_object)
 
 from fasthttpd.websocket.deflate import MIN_COMPRESSED_SIZE as _MIN_COMPRESSED_SIZE

@@ -405,7 +405,8 @@ def test_date_is_imf_fixdate_of_now(ser):
     value = header_lines(data)[0][len(b"date: "):]
     assert IMF_FIXDATE.fullmatch(value), value
     stamp = email.utils.parsedate_to_datetime(value.decode()).timestamp()
-    assert int(before) <= stamp <= after
+    # time(2), which the compiled serializer reads, may lag a few milliseconds.
+    assert int(before - 0.02) <= stamp <= after
 
 
 def test_date_follows_the_clock(ser):
@@ -413,10 +414,13 @@ def test_date_follows_the_clock(ser):
     seconds_seen: set[int] = set()
     deadline = time.monotonic() + 5
     while len(seconds_seen) < 2 and time.monotonic() < deadline:
-        before = int(time.time())
+        now = time.time()
         data, *_ = ser.serialize_response(200, [], b"", False, KEEP)
-        after = int(time.time())
-        if before == after:
+        before, after = int(now), int(time.time())
+        # The compiled serializer reads time(2), a coarse clock that may still show the
+        # previous second a few milliseconds into the next: judge only calls made well
+        # inside one second.
+        if before == after and now - before > 0.02:
             expected = email.utils.formatdate(before, usegmt=True).encode()
             assert header_lines(data)[0] == b"date: " + expected
             seconds_seen.add(before)
