@@ -22,6 +22,8 @@ bound method itself.
 from __future__ import annotations
 
 import logging
+import socket
+import struct
 from typing import TYPE_CHECKING, Any
 
 from fasthttpd.client import Client
@@ -38,6 +40,8 @@ SNIFF_LIMIT = 64
 # Transport write buffer: `send()` waits above HIGH, resumes below LOW.
 WRITE_BUFFER_HIGH = 256 * 1024
 WRITE_BUFFER_LOW = 64 * 1024
+# struct linger {l_onoff = 1, l_linger = 0}: close() resets instead of draining.
+_LINGER_RESET = struct.pack("ii", 1, 0)
 
 
 class Writer:
@@ -77,6 +81,22 @@ class Writer:
         """Close at once, dropping buffered bytes: the client sees a truncated response."""
         self.closed_by_server = True
         self._transport.abort()
+
+    def reset(self) -> None:
+        """Cut the connection and drop what the kernel still holds for the client.
+
+        abort() drops only the transport's buffer: the socket is still closed with a
+        FIN, and the kernel goes on handing the client its send buffer (megabytes on
+        loopback) at whatever pace the client reads. SO_LINGER {on, 0 s} makes the
+        close send a TCP RST instead (RFC 9293 3.10.4's ABORT), which discards it: a
+        client cut for not reading gets nothing more."""
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            except OSError:  # already closed, or not a TCP socket
+                pass
+        self.abort()
 
     def pause_reading(self) -> None:
         if not self._transport.is_closing():
@@ -250,8 +270,6 @@ def listener_facts(sock: Any, is_tls: bool) -> tuple[Any, bool, bool]:
     """What every connection of a listening socket shares: its local address (None
     on a wildcard address, where each connection's own must be asked), whether it
     is a Unix socket, whether it speaks TLS."""
-    import socket
-
     if sock.family == getattr(socket, "AF_UNIX", None):
         return (None, True, is_tls)
     address = _address(sock.getsockname())

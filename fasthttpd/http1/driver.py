@@ -855,7 +855,12 @@ class Http1Driver:
         if self.write_paused and not self.client.status:
             logger.info("client %s did not read its response for %gs; aborting",
                         self.client.remote_address, self.config.timeout_response_send)
-            self.abort()
+            # Reset, not abort: a FIN would leave the kernel feeding the client the
+            # send buffer it is not reading (Writer.reset). Nothing gathered in _out
+            # is flushed: it would be dropped with the rest.
+            self.closing = True
+            self._close_input()
+            self.writer.reset()
 
     async def drain(self) -> None:
         if not self.write_paused:
