@@ -108,7 +108,8 @@ class Writer:
 
     def switch_driver(self, driver: HttpDriver, data: bytes) -> None:
         """Hand the connection to another driver, with the bytes already read."""
-        self._connection.switch_driver(driver, data)
+        if self._connection is not None:  # else the connection is gone
+            self._connection.switch_driver(driver, data)
 
 
 class Connection:
@@ -205,6 +206,14 @@ class Connection:
         observer = state.observer
         if observer is not None:
             observer.connection_closed()
+        # Break the reference cycles a connection is made of (connection, writer,
+        # client, driver, bound methods): once gone, it is freed by reference
+        # counting, not left to the cyclic collector, which cost each short-lived
+        # connection more than its driver's setup. The Writer stays usable (an app
+        # may still write to a closed transport); only the hand-off is gone.
+        self.writer._connection = None
+        self.data_received = _ignore
+        self.transport = None
 
     def pause_writing(self) -> None:
         self.writer.is_writing_paused = True
@@ -264,6 +273,10 @@ class Connection:
             return
         self._sniffed = b""
         self.switch_driver(driver, data)
+
+
+def _ignore(data: bytes) -> None:
+    """Received bytes after the connection is gone (none arrive)."""
 
 
 def listener_facts(sock: Any, is_tls: bool) -> tuple[Any, bool, bool]:

@@ -979,6 +979,13 @@ class Http1Driver:
             stream.lose_connection()
         if self.receiving is not None:
             self.receiving.lose_connection()
+        # The streams point back at the driver: without them in the queue, a closed
+        # connection's objects are freed by reference counting, not by the cyclic
+        # collector. A stream still running sees the connection lost and never
+        # reaches the queue again (its writes are dropped, its turn never comes).
+        self.queue.clear()
+        self.receiving = None
+        self._waiting = 0
         self._wake_drainers()
 
     # Protocol switch: HTTP/2 over cleartext by Upgrade (RFC 7540 3.2; RFC 9113 3.1
