@@ -89,7 +89,14 @@ class Writer:
         FIN, and the kernel goes on handing the client its send buffer (megabytes on
         loopback) at whatever pace the client reads. SO_LINGER {on, 0 s} makes the
         close send a TCP RST instead (RFC 9293 3.10.4's ABORT), which discards it: a
-        client cut for not reading gets nothing more."""
+        client cut for not reading gets nothing more.
+
+        Decision: HTTP/2's per-stream send timeout (--h2-send-timeout, a stream
+        without window) needs no reset: it resets one stream, the connection and
+        its other streams go on, and flow control already bounds what that stream
+        had sent. Its connection-wide case (the client stopped reading the socket
+        for --h2-send-timeout; the drivers' _abort) is the same situation as here
+        and would gain from reset() too; those drivers are not changed here."""
         sock = self._transport.get_extra_info("socket")
         if sock is not None:
             try:

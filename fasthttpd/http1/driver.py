@@ -986,7 +986,8 @@ class Http1Driver:
         self.queue.clear()
         self.receiving = None
         self._waiting = 0
-        self._wake_drainers()
+        if self._drain_waiters:
+            self._wake_drainers()
 
     # Protocol switch: HTTP/2 over cleartext by Upgrade (RFC 7540 3.2; RFC 9113 3.1
     # deprecates it but clients such as curl --http2 still use it).
