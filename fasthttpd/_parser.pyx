@@ -59,7 +59,10 @@ cimport cython
 
 from fasthttpd.http1.framing cimport C_FRAMING_CHUNKED, C_FRAMING_LENGTH, C_FRAMING_NONE
 
-from fasthttpd.http1.framing import FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE  # noqa: F401
+# Part of this module's API (_parser.pyi).
+from fasthttpd.http1.framing import FRAMING_CHUNKED  # no-cython-lint
+from fasthttpd.http1.framing import FRAMING_LENGTH  # no-cython-lint
+from fasthttpd.http1.framing import FRAMING_NONE  # no-cython-lint
 
 DEFAULT_MAX_REQUEST_LINE_SIZE = 8190
 DEFAULT_MAX_HEADER_COUNT = 100

@@ -36,16 +36,14 @@ from fasthttpd.http1.framing cimport (
 )
 
 # Part of this module's API (_serializer.pyi).
-from fasthttpd.http1.framing import (  # noqa: F401
-    FLAG_HEAD,
-    FLAG_HTTP10,
-    FLAG_KEEP_ALIVE,
-    FLAG_TRAILERS,
-    FRAMING_CHUNKED,
-    FRAMING_CLOSE,
-    FRAMING_LENGTH,
-    FRAMING_NONE,
-)
+from fasthttpd.http1.framing import FLAG_HEAD  # no-cython-lint
+from fasthttpd.http1.framing import FLAG_HTTP10  # no-cython-lint
+from fasthttpd.http1.framing import FLAG_KEEP_ALIVE  # no-cython-lint
+from fasthttpd.http1.framing import FLAG_TRAILERS  # no-cython-lint
+from fasthttpd.http1.framing import FRAMING_CHUNKED  # no-cython-lint
+from fasthttpd.http1.framing import FRAMING_CLOSE  # no-cython-lint
+from fasthttpd.http1.framing import FRAMING_LENGTH  # no-cython-lint
+from fasthttpd.http1.framing import FRAMING_NONE  # no-cython-lint
 
 # Header kinds the serializer looks at; as bits, they form the `skip` masks.
 cdef enum:

@@ -141,7 +141,8 @@ class Config:
         240.0, "Least average rate in bytes per second at which a request body must arrive, "
         "checked at the end of each --timeout-request-body window (the first window is the "
         "grace period) and counting only time in which the server waits on the client, not "
-        "time in which the app leaves the body unread; below it: 408 and close. Kestrel's "
+        "time in which the app leaves the body unread; below it: 408 and close (on HTTP/2: "
+        "408 on the stream, or the stream reset if the response has started). Kestrel's "
         "MinRequestBodyDataRate default, slow enough for any real client, fast enough that a "
         "body trickled a byte at a time (slow POST) cannot hold a connection for ever. "
         "0: no minimum.", group="limits")

@@ -27,11 +27,18 @@ connection is dropped past a cap.
 
 Deadlines: one timer per connection; see `_on_tick`.
 
-Extended CONNECT (RFC 8441): the core can advertise SETTINGS_ENABLE_CONNECT_PROTOCOL
-and accepts `:protocol` only with CONNECT; such a request reaches
-`open_extended_connect`, the entry point for a WebSocket session over HTTP/2.
-Until one is plugged in the driver does not advertise it (`enable_connect_protocol`
-stays off, so `:protocol` is a malformed request), and a plain CONNECT gets 501.
+Extended CONNECT (RFC 8441): with `--ws` other than none the core advertises
+SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 and accepts `:protocol` only with CONNECT; such
+a request becomes a CoreWebSocketStream and reaches `open_extended_connect`, which
+hands `:protocol websocket` to the same ASGI WebSocket cycle as an HTTP/1.1 upgrade
+(fasthttpd.websocket.hooks) and answers any other protocol 501. Once the app accepts,
+the stream answers 200 and carries the WebSocket session (the byte-stream interface
+of fasthttpd.websocket.session): DATA goes to the session as it arrives and its
+window is given back once the session has taken it, or held, and the window with
+it, while the session pauses reading; the session's frames leave as DATA under the
+stream's and the connection's windows, and the session waits while they cannot.
+With `--ws none` nothing is advertised and `:protocol` is a malformed request. A
+plain CONNECT (a tunnel) gets 501.
 """
 
 import base64
@@ -44,6 +51,7 @@ from libc.time cimport time, time_t
 
 from fasthttpd.driver import ClientDisconnected, HttpDriver
 from fasthttpd.http2.headers import CONNECTION_SPECIFIC, InvalidHeader
+from fasthttpd.websocket import hooks as websocket_hooks
 
 from fasthttpd.client cimport Client
 from fasthttpd.driver cimport HttpStream
@@ -52,6 +60,7 @@ from fasthttpd.http2._core cimport (
     ERR_ENHANCE_YOUR_CALM,
     ERR_INTERNAL,
     ERR_NO_ERROR,
+    ERR_PROTOCOL,
     ServerConnection,
     StreamState,
 )
@@ -63,7 +72,7 @@ logger = logging.getLogger("fasthttpd.error")
 cdef Py_ssize_t FLUSH_THRESHOLD = 256 * 1024
 # The upgrade request's fields that described the HTTP/1.1 connection itself.
 _UPGRADE_FIELDS = CONNECTION_SPECIFIC | {b"http2-settings", b"te"}
-_ERROR_BODY = {500: b"Internal Server Error", 501: b"Not Implemented",
+_ERROR_BODY = {408: b"Request Timeout", 500: b"Internal Server Error", 501: b"Not Implemented",
                503: b"Service Unavailable"}
 _STATUS = {code: str(code).encode() for code in range(100, 600)}
 
@@ -163,12 +172,22 @@ cdef class CoreHttp2Stream(HttpStream):
     cdef public Py_ssize_t unacknowledged
     cdef public object body_waiter, disconnect_waiter, drain_waiter
     cdef public double body_wait_since, drain_since
+    # The request-body rate window (--limit-request-body-rate): its end in loop time
+    # (0: no rate to check) and the body bytes received in it.
+    cdef public double rate_window_end
+    cdef public Py_ssize_t rate_window_bytes
     cdef public object response_headers, outbound, pending_trailers
 
     # Fed by the driver.
     cdef feed(self, bytes data, Py_ssize_t flow_length):
+        self.rate_window_bytes += PyBytes_GET_SIZE(data)
         self.chunks.append(data)
         self.unacknowledged += flow_length
+        self.wake_body()
+
+    cdef end_body(self):
+        """The client sent END_STREAM."""
+        self.body_ended = True
         self.wake_body()
 
     cdef wake_body(self):
@@ -329,6 +348,150 @@ cdef class CoreHttp2Stream(HttpStream):
         return f"<CoreHttp2Stream {self.stream_id} {self.method} {self.path!r}>"
 
 
+cdef class CoreWebSocketStream(CoreHttp2Stream):
+    """An extended CONNECT stream (RFC 8441); after `accept`, a WebSocket session's
+    carrier (the byte-stream interface of fasthttpd.websocket.session).
+
+    Before the accept it is an ordinary stream: a denial, a 403 or a 500 is an
+    ordinary response, and DATA that arrives early waits in `chunks` under the
+    stream's window. Afterwards DATA goes straight to the session; `held` counts
+    the flow-controlled bytes it has taken and that are not acknowledged yet (they
+    stay so while the session pauses reading, which closes the window).
+    """
+
+    cdef public object session
+    cdef public bint read_paused
+    cdef public Py_ssize_t held
+
+    def accept(self, headers, session):
+        """Answer 200 (RFC 8441 5) and carry the session from now on."""
+        cdef CoreHttp2Driver driver = self.driver
+        cdef list chunks
+        session.carrier = self
+        self.session = session
+        self.start_response(200, headers)
+        self.send_body(b"", True)  # HEADERS without END_STREAM
+        if driver.websockets is not None:
+            driver.websockets.add(self)
+        chunks, self.chunks = self.chunks, []
+        if chunks:  # DATA that came with or right after the CONNECT
+            self.held += self.unacknowledged
+            self.unacknowledged = 0
+            session.data_received(b"".join(chunks))
+            self._acknowledge()
+        if self.body_ended and not self.read_paused:
+            self._peer_ended()
+
+    # Fed by the driver.
+    cdef feed(self, bytes data, Py_ssize_t flow_length):
+        if self.session is None or self.read_paused:
+            CoreHttp2Stream.feed(self, data, flow_length)
+            return
+        self.held += flow_length
+        if data:
+            self.session.data_received(data)
+        self._acknowledge()
+
+    cdef end_body(self):
+        self.body_ended = True
+        if self.session is None:
+            self.wake_body()
+        elif not self.read_paused:
+            self._peer_ended()
+
+    cdef _peer_ended(self):
+        # The client ended its side: nothing more will come (like a TCP FIN), so the
+        # session is over and our side ends too.
+        self.session.connection_lost(None)
+        self.close()
+
+    cdef wake_disconnect(self):
+        # The stream is over: ended both ways, reset, or the connection is gone.
+        cdef CoreHttp2Driver driver = self.driver
+        CoreHttp2Stream.wake_disconnect(self)
+        if self.session is not None:
+            if driver.websockets is not None:
+                driver.websockets.discard(self)
+            if self.held:  # taken by the session: the connection window gets it back
+                driver.body_consumed(self, self.held)
+                self.held = 0
+            self.session.connection_lost(None)
+
+    cdef _acknowledge(self):
+        if self.held and not self.read_paused:
+            self.driver.body_consumed(self, self.held)
+            self.held = 0
+
+    # The carrier interface (fasthttpd.websocket.session).
+    @property
+    def is_writing_paused(self):
+        return bool(self.outbound) or self.driver.writing_paused
+
+    def write(self, data):
+        if self.complete or self.is_disconnected:
+            return
+        if self.send_body(data, True):
+            self._watch_drain()
+
+    def close(self):
+        if not self.complete and not self.is_disconnected:
+            self.send_body(b"", False)  # END_STREAM after what is queued
+
+    cpdef abort(self):
+        if not self.complete and not self.is_disconnected:
+            self.driver.abort_stream(self, ERR_CANCEL)
+
+    def pause_reading(self):
+        self.read_paused = True  # the window closes as unacknowledged DATA accumulates
+
+    def resume_reading(self):
+        cdef list chunks
+        if not self.read_paused:
+            return
+        self.read_paused = False
+        session = self.session
+        chunks, self.chunks = self.chunks, []
+        self.held += self.unacknowledged
+        self.unacknowledged = 0
+        if chunks and session is not None:
+            session.data_received(b"".join(chunks))
+        self._acknowledge()
+        if (self.body_ended and session is not None and not self.read_paused
+                and not self.complete and not self.is_disconnected):
+            self._peer_ended()
+        self.driver.schedule_flush()
+
+    cdef _watch_drain(self):
+        """Be woken (wake_drain) once the queued bytes have left or writing resumes;
+        the driver's send deadline (h2_send_timeout) applies while this waits."""
+        cdef CoreHttp2Driver driver = self.driver
+        if self.drain_waiter is None:
+            self.drain_waiter = True  # no future: wake_drain below is the waiter
+            self.drain_since = driver.loop.time()
+            driver.draining.add(self)
+
+    cdef wake_drain(self):
+        if self.session is None:
+            CoreHttp2Stream.wake_drain(self)
+            return
+        self.drain_waiter = None
+        self.driver.draining.discard(self)
+        if self.is_disconnected:
+            return
+        if self.outbound or self.driver.writing_paused:
+            self._watch_drain()
+        else:
+            self.session.resume_writing()
+
+    def stop(self):
+        """Server shutdown: the session sends Close 1001."""
+        if self.session is not None:
+            self.session.stop()
+
+    def __repr__(self):
+        return f"<CoreWebSocketStream {self.stream_id} {self.path!r}>"
+
+
 cdef class CoreHttp2Driver(ServerConnection):
     """HTTP/2 for one connection on the compiled core; see the module docstring."""
 
@@ -339,9 +502,11 @@ cdef class CoreHttp2Driver(ServerConnection):
     cdef public set draining            # apps waiting in drain()
     cdef public list to_dispatch
     cdef public bint writing_paused, finished, stopping, in_receive, flush_scheduled
-    cdef public double paused_since, idle_since, tick, window_end
+    cdef public double paused_since, idle_since, tick, window_end, last_tick
+    cdef public double body_window_min  # bytes a body must bring per --timeout-request-body
     cdef public Py_ssize_t unflushed, receiving, queued_acks
     cdef public object timer, server_header
+    cdef public set websockets          # RFC 8441 streams told of a shutdown; None: --ws none
     cdef public bint date_header
     cdef public Py_ssize_t max_resets, max_control_frames, max_queued_acks, max_fields
     cdef object _flush_callback
@@ -353,11 +518,11 @@ cdef class CoreHttp2Driver(ServerConnection):
         self.state = state
         self.loop = state.loop
         self.config = config
-        # RFC 8441 is advertised only once something serves it: a browser that sees
+        # RFC 8441 3: advertised only when WebSockets are served: a browser that sees
         # SETTINGS_ENABLE_CONNECT_PROTOCOL opens its WebSockets over this connection
-        # and does not fall back to HTTP/1.1. The WebSocket session, when plugged in
-        # at open_extended_connect, turns this on (from config.ws).
-        self.enable_connect_protocol = False
+        # and does not fall back to HTTP/1.1.
+        self.enable_connect_protocol = config.ws != "none"
+        self.websockets = set() if self.enable_connect_protocol else None
         self.streams = {}
         self.blocked = {}
         self.draining = set()
@@ -372,6 +537,7 @@ cdef class CoreHttp2Driver(ServerConnection):
         self.max_control_frames = config.h2_max_control_frames_per_second
         self.max_queued_acks = config.h2_max_queued_control_frames
         self.max_fields = config.limit_request_fields
+        self.body_window_min = config.limit_request_body_rate * config.timeout_request_body
         self._flush_callback = self._flush
 
     # HttpDriver.
@@ -380,6 +546,7 @@ cdef class CoreHttp2Driver(ServerConnection):
         self.on_message = on_message
         self.writer = writer  # the connection's narrow writer (contracts.md)
         self.write = writer.write
+        self.last_tick = self.loop.time()
         self.timer = self.loop.call_later(self.tick, self._on_tick)
 
     @property
@@ -456,6 +623,8 @@ cdef class CoreHttp2Driver(ServerConnection):
         if self.stopping or self.finished:
             return
         self.stopping = True
+        for stream in list(self.websockets or ()):
+            stream.stop()  # Close 1001; their streams end with the closing handshake
         if not self.started:
             self._close()
             return
@@ -481,7 +650,8 @@ cdef class CoreHttp2Driver(ServerConnection):
             return
         headers = [(name, v) for name, v in request_head.headers if name not in _UPGRADE_FIELDS]
         s = self.open_upgrade_stream()
-        stream = self._new_stream(s, request_head.method, request_head.path,
+        stream = self._new_stream(CoreHttp2Stream.__new__(CoreHttp2Stream), s,
+                                  request_head.method, request_head.path,
                                   request_head.query, self.client.scheme, headers, True)
         self._open(stream)
         self._dispatch()
@@ -497,7 +667,11 @@ cdef class CoreHttp2Driver(ServerConnection):
             query = target[mark + 1:]
             target = target[:mark]
         scheme = self.req_scheme
-        stream = self._new_stream(s, self.req_method, target, query,
+        if self.req_protocol is None:
+            stream = CoreHttp2Stream.__new__(CoreHttp2Stream)
+        else:  # RFC 8441 extended CONNECT (the core checked its form)
+            stream = CoreWebSocketStream.__new__(CoreWebSocketStream)
+        stream = self._new_stream(stream, s, self.req_method, target, query,
                                   "https" if scheme == b"https" else
                                   "http" if scheme == b"http" or scheme is None else
                                   scheme.decode("ascii", "replace"),
@@ -511,6 +685,9 @@ cdef class CoreHttp2Driver(ServerConnection):
             return
         if len(headers) > self.max_fields:
             stream.respond_error(431)
+        elif not end_stream and self.body_window_min > 0:
+            # The first --timeout-request-body window is the grace period.
+            stream.rate_window_end = self.loop.time() + self.config.timeout_request_body
 
     cpdef on_data(self, StreamState s, bytes data, Py_ssize_t flow_length, bint end_stream):
         cdef CoreHttp2Stream stream = s.handle
@@ -521,8 +698,7 @@ cdef class CoreHttp2Driver(ServerConnection):
         if data or flow_length:
             stream.feed(data, flow_length)
         if end_stream and not stream.body_ended:
-            stream.body_ended = True
-            stream.wake_body()
+            stream.end_body()
             self.receiving -= 1
             self.client.pending_request_count -= 1
 
@@ -553,15 +729,35 @@ cdef class CoreHttp2Driver(ServerConnection):
         self.error_reason = ""
         self.closed = True
 
-    def open_extended_connect(self, CoreHttp2Stream stream, bytes protocol):
-        """Entry point for RFC 8441 (`:protocol websocket`): reached only when
-        enable_connect_protocol is on; answers 501 until a session is plugged in."""
-        stream.respond_error(501)
+    def open_extended_connect(self, CoreWebSocketStream stream, bytes protocol):
+        """An extended CONNECT (RFC 8441 4), reached only when enable_connect_protocol
+        is on: `:protocol websocket` goes to the WebSocket cycle, others get 501."""
+        self.to_dispatch.remove(stream)  # dispatched below, to the WebSocket cycle
+        if stream.body_ended:
+            # END_STREAM on the CONNECT leaves the WebSocket no way to send.
+            logger.debug("malformed HTTP/2 request on stream %d from %s: extended "
+                         "CONNECT with END_STREAM", stream.stream_id, self.client.remote_address)
+            self.resets += 1  # server-provoked resets count (CVE-2025-8671)
+            self.abort_stream(stream, ERR_PROTOCOL)
+            return
+        if protocol != b"websocket":
+            stream.respond_error(501)
+            return
+        if len(stream.headers) > self.max_fields:
+            stream.respond_error(431)
+            return
+        # After the chunk that opened it (a stream reset in the same breath never
+        # starts the app), as for requests.
+        self.loop.call_soon(self._dispatch_websocket, stream)
+
+    def _dispatch_websocket(self, CoreWebSocketStream stream):
+        if not stream.is_disconnected and not stream.complete:
+            websocket_hooks.dispatch(self.on_message, stream, http2=True)
+            self.schedule_flush()
 
     # Streams.
-    cdef CoreHttp2Stream _new_stream(self, StreamState s, method, path, query, scheme,
-                                     list headers, bint body_ended):
-        cdef CoreHttp2Stream stream = CoreHttp2Stream.__new__(CoreHttp2Stream)
+    cdef CoreHttp2Stream _new_stream(self, CoreHttp2Stream stream, StreamState s, method,
+                                     path, query, scheme, list headers, bint body_ended):
         stream.driver = self
         stream.state = s
         stream.stream_id = s.stream_id
@@ -790,7 +986,37 @@ cdef class CoreHttp2Driver(ServerConnection):
                     logger.info("HTTP/2 stream %d: request body stalled; reset", stream.stream_id)
                     self.resets += 1
                     self.abort_stream(stream, ERR_CANCEL)
+                elif stream.rate_window_end and not stream.body_ended:
+                    self._check_body_rate(stream, now)
+        self.last_tick = now
         self.timer = self.loop.call_later(self.tick, self._on_tick)
+
+    cdef _check_body_rate(self, CoreHttp2Stream stream, double now):
+        """--limit-request-body-rate, as Http1Driver applies it: at the end of each
+        --timeout-request-body window (the first is the grace period) the body must
+        have brought rate * window bytes. Time in which the client cannot send (the
+        stream's or the connection's window is used up because the app does not
+        read) is ours, not the client's: the window moves with it."""
+        if self.recv_window <= 0 or stream.state.recv_window <= 0:
+            stream.rate_window_end += now - self.last_tick
+            return
+        if now < stream.rate_window_end:
+            return
+        if stream.rate_window_bytes >= self.body_window_min:
+            stream.rate_window_end = now + self.config.timeout_request_body
+            stream.rate_window_bytes = 0
+            return
+        rate = self.config.limit_request_body_rate
+        if not stream.head_sent:
+            logger.info("408 request body on HTTP/2 stream %d from %s slower than %g bytes/s",
+                        stream.stream_id, self.client.remote_address, rate)
+            stream.respond_error(408)
+            stream.lose()  # the app reading the body sees a disconnect
+        else:
+            logger.info("HTTP/2 stream %d: request body from %s slower than %g bytes/s; reset",
+                        stream.stream_id, self.client.remote_address, rate)
+            self.resets += 1
+            self.abort_stream(stream, ERR_CANCEL)
 
 
 # A cdef class cannot derive from the ABC: it joins the contract as a registered one.

@@ -164,6 +164,7 @@ class Http2Driver(HttpDriver):
         "idle_since", "timer", "tick", "window_end", "resets", "control_frames",
         "queued_acks", "server_header", "date_header", "max_streams",
         "max_resets", "max_control_frames", "max_queued_acks", "websockets",
+        "last_tick", "body_window_min",
     )
 
     def __init__(self, state: ServerState) -> None:
@@ -213,6 +214,9 @@ class Http2Driver(HttpDriver):
         # RFC 8441 WebSocket streams (fasthttpd.websocket.http2), told of a shutdown;
         # None with --ws none.
         self.websockets: set[Any] | None = set() if config.ws != "none" else None
+        # Bytes a request body must bring per --timeout-request-body window.
+        self.body_window_min = config.limit_request_body_rate * config.timeout_request_body
+        self.last_tick = 0.0
 
     # HttpDriver.
     def setup(self, client: Client, on_message: OnMessage, writer: Writer) -> None:
@@ -220,6 +224,7 @@ class Http2Driver(HttpDriver):
         self.on_message = on_message
         self.writer = writer
         self.write = writer.write
+        self.last_tick = self.loop.time()
         self.timer = self.loop.call_later(self.tick, self._on_tick)
 
     @property
@@ -400,6 +405,9 @@ class Http2Driver(HttpDriver):
         if len(head.headers) > self.config.limit_request_fields:
             stream.respond_error(431)
             return
+        if not ended and self.body_window_min > 0:
+            # The first --timeout-request-body window is the grace period.
+            stream.rate_window_end = self.loop.time() + self.config.timeout_request_body
 
     def _open(self, stream: Http2Stream) -> None:
         self.streams[stream.stream_id] = stream
@@ -673,7 +681,37 @@ class Http2Driver(HttpDriver):
                     logger.info("HTTP/2 stream %d: request body stalled; reset", stream.stream_id)
                     self.resets += 1
                     self.reset_stream(stream, ErrorCodes.CANCEL)
+                elif stream.rate_window_end and not stream.body_ended:
+                    self._check_body_rate(stream, now)
+        self.last_tick = now
         self.timer = self.loop.call_later(self.tick, self._on_tick)
+
+    def _check_body_rate(self, stream: Http2Stream, now: float) -> None:
+        """--limit-request-body-rate, as Http1Driver applies it: at the end of each
+        --timeout-request-body window (the first is the grace period) the body must
+        have brought rate * window bytes. Time in which the client cannot send (the
+        stream's or the connection's window is used up because the app does not
+        read) is ours, not the client's: the window moves with it."""
+        if self.h2.remote_flow_control_window(stream.stream_id) <= 0:
+            stream.rate_window_end += now - self.last_tick
+            return
+        if now < stream.rate_window_end:
+            return
+        if stream.rate_window_bytes >= self.body_window_min:
+            stream.rate_window_end = now + self.config.timeout_request_body
+            stream.rate_window_bytes = 0
+            return
+        rate = self.config.limit_request_body_rate
+        if not stream.head_sent:
+            logger.info("408 request body on HTTP/2 stream %d from %s slower than %g bytes/s",
+                        stream.stream_id, self.client.remote_address, rate)
+            stream.respond_error(408)
+            stream.lose()  # the app reading the body sees a disconnect
+        else:
+            logger.info("HTTP/2 stream %d: request body from %s slower than %g bytes/s; reset",
+                        stream.stream_id, self.client.remote_address, rate)
+            self.resets += 1
+            self.reset_stream(stream, ErrorCodes.CANCEL)
 
 
 def _local_settings(h2: H2Connection, config: Any) -> Settings:

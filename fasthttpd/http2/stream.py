@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from fasthttpd.client import Client
     from fasthttpd.http2.driver import Http2Driver
 
-_ERROR_BODY = {500: b"Internal Server Error", 503: b"Service Unavailable"}
+_ERROR_BODY = {408: b"Request Timeout", 500: b"Internal Server Error",
+               503: b"Service Unavailable"}
 
 
 class Http2Stream(HttpStream):
@@ -35,7 +36,8 @@ class Http2Stream(HttpStream):
         "driver", "stream_id", "status", "bytes_sent", "complete",
         "body_ended", "chunks", "unacknowledged", "body_waiter", "body_wait_since",
         "disconnect_waiter", "head_sent", "response_headers", "trailers", "no_body",
-        "outbound", "end_after", "drain_waiter", "drain_since",
+        "outbound", "end_after", "drain_waiter", "drain_since", "rate_window_end",
+        "rate_window_bytes",
     )
 
     def __init__(self, driver: Http2Driver, stream_id: int, method: str, path: bytes,
@@ -68,9 +70,14 @@ class Http2Stream(HttpStream):
         self.end_after = False  # END_STREAM goes with the last of `outbound`
         self.drain_waiter: asyncio.Future[None] | None = None
         self.drain_since = 0.0
+        # The request-body rate window (--limit-request-body-rate): its end in loop
+        # time (0: no rate to check) and the body bytes received in it.
+        self.rate_window_end = 0.0
+        self.rate_window_bytes = 0
 
     # Fed by the driver.
     def feed(self, data: bytes, flow_controlled_length: int) -> None:
+        self.rate_window_bytes += len(data)
         self.chunks.append(data)
         self.unacknowledged += flow_controlled_length
         self.wake_body()

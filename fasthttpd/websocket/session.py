@@ -10,7 +10,7 @@ translation lives in fasthttpd.websocket.asgi).
 
 The byte stream ("carrier") is a small interface that HTTP/1.1 (the connection,
 after the 101) and an HTTP/2 stream (RFC 8441, fasthttpd.websocket.http2) both
-provide, and that the compiled HTTP/2 driver provides too:
+provide, and that a stream of the compiled HTTP/2 driver is to provide too:
 
     carrier.write(data: bytes) -> None   # queue bytes for the peer
     carrier.close() -> None              # end after the queued bytes (FIN / END_STREAM)

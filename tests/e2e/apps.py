@@ -59,6 +59,13 @@ async def echo(scope, receive, send):
     await respond(send, 200, body or b"")
 
 
+async def echo_later(scope, receive, send):
+    """Leaves the body unread for ?seconds, then echoes it."""
+    await asyncio.sleep(float(scope["query_string"] or b"1"))
+    body = await read_body(receive)
+    await respond(send, 200, body or b"")
+
+
 async def echo_stream(scope, receive, send):
     """Streams the request body back as it arrives (chunked response)."""
     await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -189,7 +196,8 @@ async def pid(scope, receive, send):
 
 
 ROUTES = {
-    "/": hello, "/hello": hello, "/echo": echo, "/echo-stream": echo_stream,
+    "/": hello, "/hello": hello, "/echo": echo, "/echo-later": echo_later,
+    "/echo-stream": echo_stream,
     "/scope": scope_json, "/stream": stream, "/big": big, "/error-before": error_before,
     "/error-after": error_after, "/no-response": no_response, "/short-body": short_body,
     "/trailers": trailers, "/early-hints": early_hints, "/sleep": sleep,

@@ -540,7 +540,30 @@ def test_accepted_during_shutdown_goes_away_at_once(impl: str) -> None:
         assert server.proc.wait(10) == 0
 
 
-# HTTP/2 (RFC 8441).
+# HTTP/2 (RFC 8441), on each HTTP/2 driver: the compiled core and h2 (the fallback),
+# the latter also with the pure-Python WebSocket codec and session
+# (FASTHTTPD_NO_EXTENSIONS=1, where the compiled core does not exist).
+H2_SETUPS = {"core": ("compiled", "compiled"), "h2": ("compiled", "h2"),
+             "h2-python": ("python", "h2")}
+
+
+@pytest.fixture(scope="module", params=list(H2_SETUPS))
+def h2_setup(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(impl, --http2-impl)"""
+    return H2_SETUPS[request.param]
+
+
+def run_h2_server(h2_setup: tuple[str, str], *args: str) -> Any:
+    impl, http2_impl = h2_setup
+    return run_server("--http2-impl", http2_impl, *args, app=APP, impl=impl)
+
+
+@pytest.fixture(scope="module")
+def h2wsserver(h2_setup: tuple[str, str]) -> Iterator[RunningServer]:
+    with run_h2_server(h2_setup, "--ws-max-size", "65536") as server:
+        yield server
+
+
 class H2WebSocket:
     def __init__(self, port: int, context: ssl.SSLContext | None = None) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -603,8 +626,8 @@ class H2WebSocket:
         return out
 
 
-def test_rfc8441_websocket_over_http2(wsserver: RunningServer) -> None:
-    client = H2WebSocket(wsserver.port)
+def test_rfc8441_websocket_over_http2(h2wsserver: RunningServer) -> None:
+    client = H2WebSocket(h2wsserver.port)
     settings = client.wait_for(ev.RemoteSettingsChanged)
     assert settings.changed_settings[8].new_value == 1  # SETTINGS_ENABLE_CONNECT_PROTOCOL
     sid = client.connect("/echo")
@@ -626,8 +649,8 @@ def test_rfc8441_websocket_over_http2(wsserver: RunningServer) -> None:
     client.sock.close()
 
 
-def test_rfc8441_scope_is_http_version_2(wsserver: RunningServer) -> None:
-    client = H2WebSocket(wsserver.port)
+def test_rfc8441_scope_is_http_version_2(h2wsserver: RunningServer) -> None:
+    client = H2WebSocket(h2wsserver.port)
     sid = client.connect("/scope?q=1")
     assert dict(client.wait_for(ev.ResponseReceived).headers)[b":status"] == b"200"
     while b"}" not in client.data or len(client.data) < 4:
@@ -647,8 +670,8 @@ def test_rfc8441_scope_is_http_version_2(wsserver: RunningServer) -> None:
     assert sid == 1
 
 
-def test_rfc8441_denial_and_unknown_protocol(wsserver: RunningServer) -> None:
-    client = H2WebSocket(wsserver.port)
+def test_rfc8441_denial_and_unknown_protocol(h2wsserver: RunningServer) -> None:
+    client = H2WebSocket(h2wsserver.port)
     client.connect("/deny")
     assert dict(client.wait_for(ev.ResponseReceived).headers)[b":status"] == b"403"
     client.connect("/echo", protocol=b"not-websocket")
@@ -656,8 +679,8 @@ def test_rfc8441_denial_and_unknown_protocol(wsserver: RunningServer) -> None:
     client.sock.close()
 
 
-def test_rfc8441_frames_wait_for_the_client_window(wsserver: RunningServer) -> None:
-    client = H2WebSocket(wsserver.port)
+def test_rfc8441_frames_wait_for_the_client_window(h2wsserver: RunningServer) -> None:
+    client = H2WebSocket(h2wsserver.port)
     client.h2.update_settings({4: 1000})  # SETTINGS_INITIAL_WINDOW_SIZE: 1000 bytes
     client.sock.sendall(client.h2.data_to_send())
     client.wait_for(ev.SettingsAcknowledged)
@@ -672,8 +695,8 @@ def test_rfc8441_frames_wait_for_the_client_window(wsserver: RunningServer) -> N
     client.sock.close()
 
 
-def test_rfc8441_app_that_never_receives_closes_the_window(impl: str) -> None:
-    with run_server("--ws-max-queue", "2", app=APP, impl=impl) as server:
+def test_rfc8441_app_that_never_receives_closes_the_window(h2_setup: tuple[str, str]) -> None:
+    with run_h2_server(h2_setup, "--ws-max-queue", "2") as server:
         client = H2WebSocket(server.port)
         sid = client.connect("/never-receive")
         client.wait_for(ev.ResponseReceived)
@@ -697,8 +720,80 @@ def test_rfc8441_app_that_never_receives_closes_the_window(impl: str) -> None:
         client.sock.close()
 
 
-def test_rfc8441_shutdown_sends_1001_on_the_stream(impl: str) -> None:
-    with run_server(app=APP, impl=impl) as server:
+def wait_for_disconnect_code(server: RunningServer, code: int) -> dict[str, Any]:
+    deadline = time.monotonic() + 5
+    while True:
+        seen = last(server)
+        if seen.get("disconnect", {}).get("code") == code or time.monotonic() > deadline:
+            return seen
+        time.sleep(0.05)
+
+
+def test_rfc8441_reset_and_lost_connection_are_a_disconnect_for_the_app(
+        h2wsserver: RunningServer) -> None:
+    for how in ("RST_STREAM", "connection lost"):
+        client = H2WebSocket(h2wsserver.port)
+        # A clean close first, so that the 1006 below is this session's.
+        sid = client.connect("/record")
+        client.wait_for(ev.ResponseReceived)
+        client.send(sid, frame(8, struct.pack("!H", 4002)))
+        assert close_code(client.read_frame()[1]) == 4002
+        assert wait_for_disconnect_code(h2wsserver, 4002)["disconnect"]["code"] == 4002
+        sid = client.connect("/record")
+        client.wait_for(ev.ResponseReceived)
+        if how == "RST_STREAM":
+            client.h2.reset_stream(sid, 8)  # CANCEL
+            client.sock.sendall(client.h2.data_to_send())
+        else:
+            client.sock.close()
+        seen = wait_for_disconnect_code(h2wsserver, 1006)
+        assert seen["disconnect"]["code"] == 1006, how
+        assert seen["send_after_disconnect"] is True  # send() then raises an OSError
+        if how == "RST_STREAM":  # the connection keeps serving
+            sid = client.connect("/echo")
+            client.wait_for(ev.ResponseReceived)
+            client.send(sid, frame(1, b"still here"))
+            assert client.read_frame() == (1, b"still here")
+            client.sock.close()
+
+
+def test_rfc8441_stream_without_window_is_reset_after_the_send_timeout(
+        h2_setup: tuple[str, str]) -> None:
+    # The app sends as fast as it may; the client opens 1000 bytes of window and never
+    # gives more: --h2-send-timeout applies to a WebSocket stream as to a response.
+    with run_h2_server(h2_setup, "--h2-send-timeout", "1") as server:
+        client = H2WebSocket(server.port)
+        client.h2.update_settings({4: 1000})  # SETTINGS_INITIAL_WINDOW_SIZE
+        client.sock.sendall(client.h2.data_to_send())
+        client.wait_for(ev.SettingsAcknowledged)
+        sid = client.connect("/flood")
+        client.wait_for(ev.ResponseReceived)
+        deadline = time.monotonic() + 8
+        reset = None
+        while reset is None and time.monotonic() < deadline:
+            chunk = client.sock.recv(65536)  # DATA is not acknowledged: no window comes back
+            assert chunk, "connection closed instead of a stream reset"
+            for event in client.h2.receive_data(chunk):
+                if isinstance(event, ev.StreamReset) and event.stream_id == sid:
+                    reset = event.error_code
+            client.sock.sendall(client.h2.data_to_send())
+        assert reset == 8  # CANCEL
+        assert "no window" in server.log()
+        client.sock.close()
+
+
+@pytest.mark.parametrize("http2_impl", ["compiled", "h2"])
+def test_rfc8441_is_not_advertised_with_ws_none(http2_impl: str) -> None:
+    with run_server("--ws", "none", "--http2-impl", http2_impl, app=APP) as server:
+        client = H2WebSocket(server.port)
+        settings = client.wait_for(ev.RemoteSettingsChanged)
+        assert settings.changed_settings.get(8) is None or \
+            settings.changed_settings[8].new_value == 0
+        client.sock.close()
+
+
+def test_rfc8441_shutdown_sends_1001_on_the_stream(h2_setup: tuple[str, str]) -> None:
+    with run_h2_server(h2_setup) as server:
         client = H2WebSocket(server.port)
         sid = client.connect("/echo")
         client.wait_for(ev.ResponseReceived)

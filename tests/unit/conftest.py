@@ -9,26 +9,67 @@ in a normalized form (consecutive body chunks joined) that is easy to compare.
 With FASTHTTPD_NO_EXTENSIONS=1 (.ci/run runs the unit suite so once more) nothing
 compiled can be imported: `pytest_collection_modifyitems` deselects the compiled
 implementation's cases and the tests marked `compiled` (those that compare it with
-the fallback), and everything else runs on the modules compiled from Python, as
-plain Python.
+the fallback), `pytest_ignore_collect` leaves out the test modules that import a
+compiled-only module (a .pyx: the HPACK codec has no fallback) at their top, and
+the summary names them; everything else runs on the modules compiled from Python,
+as plain Python.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
+import fasthttpd
 from fasthttpd.http1 import IMPLEMENTATIONS
 
 # A complete, valid request used as the "trailing bytes" after the input.
 NEXT_REQUEST = b"GET /next HTTP/1.1\r\nHost: next.example\r\n\r\n"
 
 NO_EXTENSIONS = os.environ.get("FASTHTTPD_NO_EXTENSIONS") == "1"
+
+_PACKAGE_DIR = Path(fasthttpd.__file__).resolve().parent
+# Modules that exist only compiled (a .pyx, no Python source of the same name).
+COMPILED_ONLY = {".".join(("fasthttpd", *path.relative_to(_PACKAGE_DIR).with_suffix("").parts))
+                 for path in _PACKAGE_DIR.rglob("*.pyx")}
+_not_collected: list[str] = []
+
+
+def imports_compiled_only(path: Path) -> bool:
+    """Whether the module at path imports a compiled-only module at its top level."""
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        if COMPILED_ONLY.intersection(names):
+            return True
+    return False
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if (NO_EXTENSIONS and collection_path.suffix == ".py"
+            and collection_path.name.startswith("test_")
+            and imports_compiled_only(collection_path)):
+        _not_collected.append(collection_path.name)
+        return True
+    return None
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _not_collected:
+        terminalreporter.write_line(
+            "not collected under FASTHTTPD_NO_EXTENSIONS=1 (they import compiled-only "
+            f"modules): {', '.join(sorted(_not_collected))}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -18,6 +18,7 @@ except ImportError:  # an environment limit (atheris has no wheel for this platf
     atheris = None
 
 
+@pytest.mark.compiled  # fuzzes the compiled core (it has no pure-Python twin)
 @pytest.mark.skipif(atheris is None, reason="atheris is not installed on this platform")
 @pytest.mark.timeout(150)
 def test_fuzz_h2_core_short_run(tmp_path: Path) -> None:

@@ -18,6 +18,10 @@ try:
 except ImportError:  # an environment limit (atheris has no wheel for this platform)
     atheris = None
 
+# The harness fuzzes the compiled codec (HPACK has no pure-Python fallback): these tests
+# are deselected under FASTHTTPD_NO_EXTENSIONS=1 (tests/unit/conftest.py).
+pytestmark = pytest.mark.compiled
+
 
 @pytest.mark.skipif(atheris is None, reason="atheris is not installed on this platform")
 @pytest.mark.timeout(150)

@@ -28,6 +28,7 @@ from fasthttpd.state import ServerState
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.compiled  # needs the compiled core
 def test_auto_is_the_compiled_core_when_built() -> None:
     assert CoreHttp2Driver is not None, "build the extensions: python setup.py build_ext -i"
     assert driver_class("auto") is CoreHttp2Driver
@@ -36,6 +37,7 @@ def test_auto_is_the_compiled_core_when_built() -> None:
     assert issubclass(CoreHttp2Driver, HttpDriver)
 
 
+@pytest.mark.compiled  # needs the compiled core
 @pytest.mark.parametrize("impl, expected", [("auto", "CoreHttp2Driver"),
                                             ("compiled", "CoreHttp2Driver"),
                                             ("h2", "Http2Driver")])
@@ -48,6 +50,7 @@ def test_factory_follows_the_setting(impl: str, expected: str) -> None:
     assert asyncio.run(main()) == expected
 
 
+@pytest.mark.compiled  # validation refuses "compiled" where it is not built
 def test_flag_and_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     from fasthttpd.cli import config_from_command_line
 

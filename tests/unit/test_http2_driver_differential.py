@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from h2.errors import ErrorCodes
 from h2.exceptions import StreamClosedError
 from hypothesis import HealthCheck, given, settings
@@ -89,6 +90,7 @@ async def play(impl: str, requests: list[dict[str, Any]]) -> list[Any]:
     return outcome
 
 
+@pytest.mark.compiled  # compares the compiled driver with the h2 one
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(REQUEST, min_size=1, max_size=5))
 def test_both_drivers_answer_alike(requests: list[dict[str, Any]]) -> None:

@@ -294,3 +294,47 @@ def test_stalled_request_body_is_reset() -> None:
         await asyncio.sleep(0)
         assert gate.messages[-1] == {"type": "http.disconnect"}
     run(main())
+
+
+async def trickle(peer: Peer, sid: int, chunk: bytes, interval: float, seconds: float) -> None:
+    """Send `chunk` on stream `sid` every `interval` s for `seconds` (while it is open)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while loop.time() < end:
+        if Response.collect(peer.events, sid).reset is not None or \
+                Response.collect(peer.events, sid).status:
+            return
+        peer.h2.send_data(sid, chunk)
+        peer.flush()
+        await asyncio.sleep(interval)
+        peer.read()
+
+
+def test_request_body_below_the_minimum_rate_is_408() -> None:
+    # 300 bytes needed per 0.3 s window; 10 bytes every 0.05 s bring about 60.
+    async def main() -> None:
+        gate = Gate()
+        peer = Peer(gate, config=make_config(timeout_request_body=0.3,
+                                              limit_request_body_rate=1000))
+        sid = peer.request("/wait-disconnect", method="POST", end=False)
+        await trickle(peer, sid, b"x" * 10, 0.05, 2.0)
+        resp = await peer.response(sid, timeout=1)
+        assert resp.status == 408
+        await asyncio.sleep(0)
+        assert gate.messages[-1] == {"type": "http.disconnect"}  # the app is told
+        await still_serves()
+    run(main())
+
+
+def test_request_body_at_the_minimum_rate_is_served() -> None:
+    # 100 bytes every 0.05 s: about 600 per 0.3 s window, twice what is needed.
+    async def main() -> None:
+        gate = Gate()
+        peer = Peer(gate, config=make_config(timeout_request_body=0.3,
+                                              limit_request_body_rate=1000))
+        sid = peer.request("/wait-disconnect", method="POST", end=False)
+        await trickle(peer, sid, b"x" * 100, 0.05, 1.2)
+        resp = Response.collect(peer.events, sid)
+        assert resp.status == 0 and resp.reset is None  # still being received
+        assert sum(len(m.get("body", b"")) for m in gate.messages) > 1000
+    run(main())
