@@ -44,7 +44,7 @@ RESPONSE = (b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 13\
 
 class ClosingTransport(asyncio.Transport):
     """Takes what is written; close() tells the protocol it is gone on the next
-    loop iteration, as uvloop does once the buffer is flushed."""
+    loop iteration, as uvloop does once the buffer is flushed, and drops it."""
 
     __slots__ = ("protocol", "loop", "last", "closing")
 
@@ -63,7 +63,12 @@ class ClosingTransport(asyncio.Transport):
     def close(self) -> None:
         if not self.closing:
             self.closing = True
-            self.loop.call_soon(self.protocol.connection_lost, None)
+            self.loop.call_soon(self._lost)
+
+    def _lost(self) -> None:
+        # As uvloop's and asyncio's transports do: the protocol is told, then let go.
+        protocol, self.protocol = self.protocol, None
+        protocol.connection_lost(None)
 
     def abort(self) -> None:
         self.close()
@@ -83,6 +88,9 @@ class ClosingTransport(asyncio.Transport):
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self.protocol = protocol
+
+    def get_protocol(self) -> Any:
+        return self.protocol
 
     def pause_reading(self) -> None:
         pass

@@ -14,3 +14,4 @@ cdef class Client:
     cdef public dict scope_base
 
     cpdef _open(self, remote_address, local_address, bint is_unix, tls_info, close)
+    cpdef mark_closed(self, bint by_client)

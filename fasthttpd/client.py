@@ -90,6 +90,10 @@ class Client:
         if self.status:
             return
         self.status = CLOSED_BY_CLIENT if by_client else CLOSED_BY_SERVER
+        # Let the connection go (close() is a no-op from now on): the Client and its
+        # connection then form no reference cycle, and are freed by reference
+        # counting instead of waiting for the cyclic garbage collector.
+        self._close = None
         callbacks, self._close_callbacks = self._close_callbacks, None
         for callback in callbacks or ():
             callback(self)

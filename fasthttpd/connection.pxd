@@ -18,6 +18,7 @@ cdef class Writer:
     cpdef writelines(self, pieces, bint close=*)
     cpdef close(self)
     cpdef abort(self)
+    cpdef reset(self)
     cpdef pause_reading(self)
     cpdef resume_reading(self)
     cpdef switch_driver(self, driver, data)

@@ -22,6 +22,8 @@ bound method itself.
 from __future__ import annotations
 
 import logging
+import socket
+import struct
 from typing import TYPE_CHECKING, Any
 
 from fasthttpd.client import Client
@@ -38,6 +40,8 @@ SNIFF_LIMIT = 64
 # Transport write buffer: `send()` waits above HIGH, resumes below LOW.
 WRITE_BUFFER_HIGH = 256 * 1024
 WRITE_BUFFER_LOW = 64 * 1024
+# struct linger {l_onoff = 1, l_linger = 0}: close() resets instead of draining.
+_LINGER_RESET = struct.pack("ii", 1, 0)
 
 
 class Writer:
@@ -78,6 +82,29 @@ class Writer:
         self.closed_by_server = True
         self._transport.abort()
 
+    def reset(self) -> None:
+        """Cut the connection and drop what the kernel still holds for the client.
+
+        abort() drops only the transport's buffer: the socket is still closed with a
+        FIN, and the kernel goes on handing the client its send buffer (megabytes on
+        loopback) at whatever pace the client reads. SO_LINGER {on, 0 s} makes the
+        close send a TCP RST instead (RFC 9293 3.10.4's ABORT), which discards it: a
+        client cut for not reading gets nothing more.
+
+        Decision: HTTP/2's per-stream send timeout (--h2-send-timeout, a stream
+        without window) needs no reset: it resets one stream, the connection and
+        its other streams go on, and flow control already bounds what that stream
+        had sent. Its connection-wide case (the client stopped reading the socket
+        for --h2-send-timeout; the drivers' _abort) is the same situation as here
+        and would gain from reset() too; those drivers are not changed here."""
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+            except OSError:  # already closed, or not a TCP socket
+                pass
+        self.abort()
+
     def pause_reading(self) -> None:
         if not self._transport.is_closing():
             self._transport.pause_reading()
@@ -88,7 +115,8 @@ class Writer:
 
     def switch_driver(self, driver: HttpDriver, data: bytes) -> None:
         """Hand the connection to another driver, with the bytes already read."""
-        self._connection.switch_driver(driver, data)
+        if self._connection is not None:  # else the connection is gone
+            self._connection.switch_driver(driver, data)
 
 
 class Connection:
@@ -185,6 +213,14 @@ class Connection:
         observer = state.observer
         if observer is not None:
             observer.connection_closed()
+        # Break the reference cycles a connection is made of (connection, writer,
+        # client, driver, bound methods): once gone, it is freed by reference
+        # counting, not left to the cyclic collector, which cost each short-lived
+        # connection more than its driver's setup. The Writer stays usable (an app
+        # may still write to a closed transport); only the hand-off is gone.
+        self.writer._connection = None
+        self.data_received = _ignore
+        self.transport = None
 
     def pause_writing(self) -> None:
         self.writer.is_writing_paused = True
@@ -246,12 +282,14 @@ class Connection:
         self.switch_driver(driver, data)
 
 
+def _ignore(data: bytes) -> None:
+    """Received bytes after the connection is gone (none arrive)."""
+
+
 def listener_facts(sock: Any, is_tls: bool) -> tuple[Any, bool, bool]:
     """What every connection of a listening socket shares: its local address (None
     on a wildcard address, where each connection's own must be asked), whether it
     is a Unix socket, whether it speaks TLS."""
-    import socket
-
     if sock.family == getattr(socket, "AF_UNIX", None):
         return (None, True, is_tls)
     address = _address(sock.getsockname())

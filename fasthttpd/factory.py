@@ -37,6 +37,10 @@ class DefaultHttpDriverFactory(HttpDriverFactory):
         self.http = state.config.http
 
     def select_driver(self, client: Client, data: bytes) -> HttpDriver | None:
+        # The common case first, in as few steps as it takes: cleartext whose first
+        # byte cannot begin the preface is HTTP/1.1 (unless --http 2).
+        if data[:1] != b"P" and not client.is_encrypted and self.http != "2":
+            return Http1Driver(self.state)  # type: ignore[return-value]
         if client.is_encrypted:
             alpn = (client.tls_info or {}).get("alpn_protocol")
             if alpn == "h2" and self.http != "1":

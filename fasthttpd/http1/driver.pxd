@@ -79,6 +79,7 @@ cdef class Http1Driver:
     @cython.locals(receiving=Http1Stream)
     cpdef bint _body_window_passed(self, double now) except -1
     cpdef _close_input(self)
+    cpdef _wake_drainers(self)
     cpdef _forget(self, Http1Stream stream)
     cpdef emit(self, Http1Stream stream, data, bint close=*, bint final=*)
     cpdef _flush(self, bint close=*)

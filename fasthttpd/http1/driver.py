@@ -854,7 +854,12 @@ class Http1Driver:
         if self.write_paused and not self.client.status:
             logger.info("client %s did not read its response for %gs; aborting",
                         self.client.remote_address, self.config.timeout_response_send)
-            self.abort()
+            # Reset, not abort: a FIN would leave the kernel feeding the client the
+            # send buffer it is not reading (Writer.reset). Nothing gathered in _out
+            # is flushed: it would be dropped with the rest.
+            self.closing = True
+            self._close_input()
+            self.writer.reset()
 
     async def drain(self) -> None:
         if not self.write_paused:
@@ -973,7 +978,15 @@ class Http1Driver:
             stream.lose_connection()
         if self.receiving is not None:
             self.receiving.lose_connection()
-        self._wake_drainers()
+        # The streams point back at the driver: without them in the queue, a closed
+        # connection's objects are freed by reference counting, not by the cyclic
+        # collector. A stream still running sees the connection lost and never
+        # reaches the queue again (its writes are dropped, its turn never comes).
+        self.queue.clear()
+        self.receiving = None
+        self._waiting = 0
+        if self._drain_waiters:
+            self._wake_drainers()
 
     # Protocol switch: HTTP/2 over cleartext by Upgrade (RFC 7540 3.2; RFC 9113 3.1
     # deprecates it but clients such as curl --http2 still use it).

@@ -44,9 +44,6 @@ def received_after_a_stall(port: int, stall: float, read_for: float) -> tuple[in
         return received, "still open"
 
 
-@pytest.mark.xfail(strict=True, reason="the send timeout closes with FIN: the kernel keeps "
-                   "sending its buffer to the client (fix: SO_LINGER 0 before the abort, "
-                   "fasthttpd/http1/driver.py _send_timed_out; h1's file)")
 @pytest.mark.parametrize("impl", ["compiled", "python"])
 def test_client_that_does_not_read_gets_no_more_once_timed_out(impl: str) -> None:
     with run_server("--timeout-response-send", "1", impl=impl) as server:

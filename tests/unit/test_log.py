@@ -17,21 +17,6 @@ REQUEST = dict(client="127.0.0.1:50123", method="GET", path="/items", query="pag
                user_agent="curl/8.5.0", referer="http://example.com/")
 
 
-@pytest.fixture(autouse=True)
-def restore_loggers():
-    """configure_logging changes process-wide loggers; put them back after each test."""
-    saved = {}
-    for name in ("fasthttpd.error", "fasthttpd.access"):
-        logger = logging.getLogger(name)
-        saved[name] = (list(logger.handlers), logger.level, logger.propagate)
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
-        logger.propagate = propagate
-
-
 def config(**changes) -> Config:
     return dataclasses.replace(Config(), **changes)
 
