@@ -51,7 +51,7 @@ class Writer:
                  "_connection")
 
     def __init__(self, connection: Connection, transport: Any) -> None:
-        self._connection = connection
+        self._connection: Connection | None = connection
         self._transport = transport
         self._transport_write = transport.write  # bound once: the hot path
         self.is_writing_paused = False  # above the transport's high-water mark
@@ -94,9 +94,9 @@ class Writer:
         Decision: HTTP/2's per-stream send timeout (--h2-send-timeout, a stream
         without window) needs no reset: it resets one stream, the connection and
         its other streams go on, and flow control already bounds what that stream
-        had sent. Its connection-wide case (the client stopped reading the socket
-        for --h2-send-timeout; the drivers' _abort) is the same situation as here
-        and would gain from reset() too; those drivers are not changed here."""
+        had sent. Its connection-wide cases (the client stopped reading the socket
+        for --h2-send-timeout, or left too many acknowledgements unread: the HTTP/2
+        drivers' _abort) are the same situation as here and use reset() too."""
         sock = self._transport.get_extra_info("socket")
         if sock is not None:
             try:

@@ -949,11 +949,13 @@ cdef class CoreHttp2Driver(ServerConnection):
             self.writer.close()
 
     cdef _abort(self):
+        # A client that does not read: a TCP reset, so that the kernel drops what it
+        # still holds for it too (Writer.reset).
         cdef CoreHttp2Stream stream
         self.finished = True
         for stream in list(self.streams.values()):
             self._forget(stream, True)
-        self.writer.abort()
+        self.writer.reset()
 
     # The one timer: idle connections, stalled windows, stalled bodies, a client
     # that stopped reading.

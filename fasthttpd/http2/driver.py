@@ -648,10 +648,12 @@ class Http2Driver(HttpDriver):
             self.writer.close()
 
     def _abort(self) -> None:
+        """Cut a client that does not read: a TCP reset, so that the kernel drops
+        what it still holds for it too (Writer.reset)."""
         self.closed = True
         for stream in list(self.streams.values()):
             self._forget(stream, lost=True)
-        self.writer.abort()
+        self.writer.reset()
 
     # The one timer.
     def _on_tick(self) -> None:

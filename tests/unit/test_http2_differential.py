@@ -67,6 +67,7 @@ class MemoryWriter:
         self.written = bytearray()
         self.closed = False
         self.aborted = False
+        self.was_reset = False
         self.writes_after_close = 0
         self.is_writing_paused = False
         self.reading_paused = False
@@ -87,6 +88,10 @@ class MemoryWriter:
 
     def abort(self) -> None:
         self.aborted = self.closed = True
+
+    def reset(self) -> None:  # an abort with a TCP reset (Writer.reset)
+        self.was_reset = True
+        self.abort()
 
     def pause_reading(self) -> None:
         self.reading_paused = True

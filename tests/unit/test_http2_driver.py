@@ -46,6 +46,7 @@ class StubConnection:
         self.written = bytearray()
         self.closed = False
         self.aborted = False
+        self.was_reset = False
         self.reading_paused = False
 
     def write(self, data: bytes, close: bool = False) -> None:
@@ -59,6 +60,10 @@ class StubConnection:
 
     def abort(self) -> None:
         self.aborted = self.closed = True
+
+    def reset(self) -> None:  # an abort with a TCP reset (Writer.reset)
+        self.was_reset = True
+        self.abort()
 
     def pause_reading(self) -> None:
         self.reading_paused = True
