@@ -1,22 +1,22 @@
-"""HTTP/2 microbenchmark: how much of h2's own speed survives Http2Driver.
+"""HTTP/2 microbenchmark: how much of h2's own speed survives H2LibraryDriver.
 
 (a) h2 alone, in process, no I/O: a client and a server H2Connection exchange a
     GET and a 200 response with a 13-byte body per stream, 16 streams per batch
     (as h2load -m16). The server side is written the way a plain h2 server
     would be: default H2Configuration (h2 validates headers), bytes headers.
-(a') the same with the H2Configuration Http2Driver uses (h2's header checks
+(a') the same with the H2Configuration H2LibraryDriver uses (h2's header checks
     off, since the driver does its own in one pass).
-(b) the same exchange through Http2Driver, on an in-memory transport, with an
+(b) the same exchange through H2LibraryDriver, on an in-memory transport, with an
     on_message that answers at once (no ASGI cycle, no Task): what the driver
     adds around h2.
 
-(c) the same exchange through CoreHttp2Driver (the compiled core), with the same
+(c) the same exchange through Http2Driver (the compiled core), with the same
     h2 client: the client's work dominates here.
 
 Replayed: the client's bytes for every batch are recorded once (an h2 client
 talking to an h2 server), then fed to a fresh driver with no client in the loop,
 so the figure is the server's alone:
-(d) Http2Driver (h2) and (e) CoreHttp2Driver, answering at once (no ASGI cycle);
+(d) H2LibraryDriver (h2) and (e) Http2Driver, answering at once (no ASGI cycle);
 (f) and (g) the same two with the ASGI cycle and the hello app, one loop
     iteration per batch (the app's Tasks run, the flush goes out).
 
@@ -47,7 +47,7 @@ from h2.events import DataReceived, RequestReceived
 
 from fasthttpd.client import Client
 from fasthttpd.config import Config
-from fasthttpd.http2 import CoreHttp2Driver, Http2Driver
+from fasthttpd.http2 import H2LibraryDriver, Http2Driver
 from fasthttpd.http2.headers import http_date
 from fasthttpd.state import ServerState
 
@@ -134,7 +134,7 @@ def answer_at_once(stream: Any) -> None:
     stream.send_body(BODY, False)
 
 
-def bench_driver(batches: int, driver_class: Any = Http2Driver) -> float:
+def bench_driver(batches: int, driver_class: Any = H2LibraryDriver) -> float:
     loop = asyncio.new_event_loop()
     try:
         config = dataclasses.replace(Config(), access_log=False)
@@ -161,7 +161,7 @@ def bench_driver(batches: int, driver_class: Any = Http2Driver) -> float:
 
 def bench_core_driver(batches: int) -> float:
     """(c): as bench_driver, through the compiled core's driver."""
-    return bench_driver(batches, CoreHttp2Driver)
+    return bench_driver(batches, Http2Driver)
 
 
 def record_client(batches: int) -> list[bytes]:
@@ -295,7 +295,7 @@ def replay_only(recorded: str, impl: str) -> None:
 
     with open(recorded, "rb") as file:
         chunks = pickle.load(file)
-    replay(CoreHttp2Driver if impl == "compiled" else Http2Driver, chunks, asgi=True)
+    replay(Http2Driver if impl == "compiled" else H2LibraryDriver, chunks, asgi=True)
 
 
 def best_of(rounds: int, fn: Any, *args: Any) -> float:
@@ -321,10 +321,10 @@ def run(quick: bool = False) -> dict[str, float]:
         alone_lean.append(bench_h2_alone(batches, like_driver))
         driver.append(bench_driver(batches))
         core.append(bench_core_driver(batches))
-        replays["h2"].append(replay(Http2Driver, chunks, asgi=False))
-        replays["compiled"].append(replay(CoreHttp2Driver, chunks, asgi=False))
-        replays["h2_asgi"].append(replay(Http2Driver, chunks, asgi=True))
-        replays["compiled_asgi"].append(replay(CoreHttp2Driver, chunks, asgi=True))
+        replays["h2"].append(replay(H2LibraryDriver, chunks, asgi=False))
+        replays["compiled"].append(replay(Http2Driver, chunks, asgi=False))
+        replays["h2_asgi"].append(replay(H2LibraryDriver, chunks, asgi=True))
+        replays["compiled_asgi"].append(replay(Http2Driver, chunks, asgi=True))
     results["h2_alone_rps"] = max(alone)
     results["h2_alone_driver_config_rps"] = max(alone_lean)
     results["driver_rps"] = max(driver)
@@ -346,7 +346,7 @@ def main() -> None:
         where = sys.argv.index("--replay-only")
         replay_only(sys.argv[where + 1], sys.argv[where + 2])
         return
-    if CoreHttp2Driver is None:
+    if Http2Driver is None:
         raise SystemExit("build the extensions first: python setup.py build_ext --inplace")
     if "--callgrind" in sys.argv:
         counts = callgrind_counts(20 if "--quick" in sys.argv else 100)
@@ -360,16 +360,16 @@ def main() -> None:
     results = run(quick="--quick" in sys.argv)
     print(f"(a)  h2 alone, default config:   {results['h2_alone_rps']:10.0f} req/s")
     print(f"(a') h2 alone, driver's config:  {results['h2_alone_driver_config_rps']:10.0f} req/s")
-    print(f"(b)  through Http2Driver:        {results['driver_rps']:10.0f} req/s")
+    print(f"(b)  through H2LibraryDriver:        {results['driver_rps']:10.0f} req/s")
     print(f"(b)/(a)  = {results['ratio_driver_to_h2']:.2f}   (target >= 0.75)")
     print(f"(b)/(a') = {results['ratio_driver_to_h2_same_config']:.2f}")
-    print(f"(c)  through CoreHttp2Driver:    {results['core_driver_rps']:10.0f} req/s")
+    print(f"(c)  through Http2Driver:    {results['core_driver_rps']:10.0f} req/s")
     print("replayed client bytes, server side only:")
-    print(f"(d)  Http2Driver (h2):           {results['replay_h2_rps']:10.0f} req/s")
-    print(f"(e)  CoreHttp2Driver:            {results['replay_compiled_rps']:10.0f} req/s"
+    print(f"(d)  H2LibraryDriver (h2):           {results['replay_h2_rps']:10.0f} req/s")
+    print(f"(e)  Http2Driver:            {results['replay_compiled_rps']:10.0f} req/s"
           f"   (e)/(d) = {results['ratio_compiled_to_h2_replay']:.2f}")
-    print(f"(f)  Http2Driver + ASGI hello:   {results['replay_h2_asgi_rps']:10.0f} req/s")
-    print(f"(g)  CoreHttp2Driver + ASGI:     {results['replay_compiled_asgi_rps']:10.0f} req/s"
+    print(f"(f)  H2LibraryDriver + ASGI hello:   {results['replay_h2_asgi_rps']:10.0f} req/s")
+    print(f"(g)  Http2Driver + ASGI:     {results['replay_compiled_asgi_rps']:10.0f} req/s"
           f"   (g)/(f) = {results['ratio_compiled_to_h2_replay_asgi']:.2f}")
 
 

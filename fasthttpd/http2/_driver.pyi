@@ -8,7 +8,7 @@ from fasthttpd.http2._core import ServerConnection, StreamState
 from fasthttpd.state import ServerState
 
 class CoreHttp2Stream(HttpStream):
-    driver: CoreHttp2Driver
+    driver: Http2Driver
     state: StreamState
     stream_id: int
     status: int
@@ -38,7 +38,7 @@ class CoreWebSocketStream(CoreHttp2Stream):
     def resume_reading(self) -> None: ...
     def stop(self) -> None: ...
 
-class CoreHttp2Driver(ServerConnection):
+class Http2Driver(ServerConnection):
     """An HttpDriver (registered): HTTP/2 on one connection, on the compiled core."""
 
     client: Client

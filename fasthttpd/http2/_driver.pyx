@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""CoreHttp2Driver: HTTP/2 on one connection, on the compiled core (fasthttpd/http2/_core).
+"""Http2Driver: HTTP/2 on one connection, on the compiled core (fasthttpd/http2/_core).
 
 Theory of operation. The driver *is* the core's ServerConnection, extended: the
 core parses each received chunk and calls the hooks overridden here directly (C
@@ -162,7 +162,7 @@ cdef class CoreHttp2Stream(HttpStream):
     """One request/response exchange on an HTTP/2 stream (see fasthttpd/http2/stream.py,
     whose behaviour this follows field for field)."""
 
-    cdef public CoreHttp2Driver driver
+    cdef public Http2Driver driver
     cdef public StreamState state
     cdef public unsigned int stream_id
     cdef public int status
@@ -271,7 +271,7 @@ cdef class CoreHttp2Stream(HttpStream):
             self.no_body = True
 
     cpdef bint send_body(self, data, bint more_body) except -1:
-        cdef CoreHttp2Driver driver = self.driver
+        cdef Http2Driver driver = self.driver
         cdef bint end = not more_body and not self.trailers
         cdef list head
         if self.is_disconnected or self.complete:
@@ -312,7 +312,7 @@ cdef class CoreHttp2Stream(HttpStream):
             raise ClientDisconnected("the client reset the stream or closed the connection")
 
     cpdef send_trailers(self, trailers):
-        cdef CoreHttp2Driver driver = self.driver
+        cdef Http2Driver driver = self.driver
         if self.is_disconnected or self.complete:
             raise ClientDisconnected("the client reset the stream or closed the connection")
         if not self.head_sent:  # trailers announced but no body part sent
@@ -365,7 +365,7 @@ cdef class CoreWebSocketStream(CoreHttp2Stream):
 
     def accept(self, headers, session):
         """Answer 200 (RFC 8441 5) and carry the session from now on."""
-        cdef CoreHttp2Driver driver = self.driver
+        cdef Http2Driver driver = self.driver
         cdef list chunks
         session.carrier = self
         self.session = session
@@ -407,7 +407,7 @@ cdef class CoreWebSocketStream(CoreHttp2Stream):
 
     cdef wake_disconnect(self):
         # The stream is over: ended both ways, reset, or the connection is gone.
-        cdef CoreHttp2Driver driver = self.driver
+        cdef Http2Driver driver = self.driver
         CoreHttp2Stream.wake_disconnect(self)
         if self.session is not None:
             if driver.websockets is not None:
@@ -464,7 +464,7 @@ cdef class CoreWebSocketStream(CoreHttp2Stream):
     cdef _watch_drain(self):
         """Be woken (wake_drain) once the queued bytes have left or writing resumes;
         the driver's send deadline (h2_send_timeout) applies while this waits."""
-        cdef CoreHttp2Driver driver = self.driver
+        cdef Http2Driver driver = self.driver
         if self.drain_waiter is None:
             self.drain_waiter = True  # no future: wake_drain below is the waiter
             self.drain_since = driver.loop.time()
@@ -492,7 +492,7 @@ cdef class CoreWebSocketStream(CoreHttp2Stream):
         return f"<CoreWebSocketStream {self.stream_id} {self.path!r}>"
 
 
-cdef class CoreHttp2Driver(ServerConnection):
+cdef class Http2Driver(ServerConnection):
     """HTTP/2 for one connection on the compiled core; see the module docstring."""
 
     cdef public object state, loop, config, on_message, write, writer
@@ -1024,4 +1024,4 @@ cdef class CoreHttp2Driver(ServerConnection):
 
 
 # A cdef class cannot derive from the ABC: it joins the contract as a registered one.
-HttpDriver.register(CoreHttp2Driver)
+HttpDriver.register(Http2Driver)

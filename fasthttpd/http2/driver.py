@@ -1,4 +1,4 @@
-"""Http2Driver: HTTP/2 (RFC 9113) on one connection, on the h2 library.
+"""H2LibraryDriver: HTTP/2 (RFC 9113) on one connection, on the h2 library.
 
 Theory of operation. Each received chunk goes to `h2.receive_data` once; the
 events it returns are handled in one pass (a dispatch on the event's type), and
@@ -153,7 +153,7 @@ class ServerConnection(H2Connection):
         return [], [StreamMalformed(stream_id, reason)]
 
 
-class Http2Driver(HttpDriver):
+class H2LibraryDriver(HttpDriver):
     """HTTP/2 for one connection; see the module docstring."""
 
     __slots__ = (

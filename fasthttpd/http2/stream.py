@@ -23,7 +23,7 @@ from fasthttpd.http2.headers import response_head, trailer_fields
 
 if TYPE_CHECKING:
     from fasthttpd.client import Client
-    from fasthttpd.http2.driver import Http2Driver
+    from fasthttpd.http2.driver import H2LibraryDriver
 
 _ERROR_BODY = {408: b"Request Timeout", 500: b"Internal Server Error",
                503: b"Service Unavailable"}
@@ -40,7 +40,7 @@ class Http2Stream(HttpStream):
         "rate_window_bytes",
     )
 
-    def __init__(self, driver: Http2Driver, stream_id: int, method: str, path: bytes,
+    def __init__(self, driver: H2LibraryDriver, stream_id: int, method: str, path: bytes,
                  query: bytes, scheme: str, headers: list[tuple[bytes, bytes]],
                  body_ended: bool) -> None:
         self.driver = driver

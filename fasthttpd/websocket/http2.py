@@ -26,7 +26,7 @@ from fasthttpd.http2.stream import Http2Stream
 from fasthttpd.websocket import hooks
 
 if TYPE_CHECKING:
-    from fasthttpd.http2.driver import Http2Driver
+    from fasthttpd.http2.driver import H2LibraryDriver
     from fasthttpd.websocket.session import WebSocketSession
 
 logger = logging.getLogger("fasthttpd.error")
@@ -44,7 +44,7 @@ def has_protocol(headers: list[tuple[bytes, bytes]]) -> bool:
     return False
 
 
-def open_stream(driver: Http2Driver, stream_id: int, raw: list[tuple[bytes, bytes]],
+def open_stream(driver: H2LibraryDriver, stream_id: int, raw: list[tuple[bytes, bytes]],
                 ended: bool) -> None:
     """An extended CONNECT arrived on `stream_id` (RFC 8441 4)."""
     protocol = method = None
@@ -72,7 +72,7 @@ def open_stream(driver: Http2Driver, stream_id: int, raw: list[tuple[bytes, byte
     driver.loop.call_soon(_dispatch, driver, stream)
 
 
-def _dispatch(driver: Http2Driver, stream: WebSocketStream) -> None:
+def _dispatch(driver: H2LibraryDriver, stream: WebSocketStream) -> None:
     # After the batch of events that opened it (a stream reset in the same breath
     # never starts the app), as the driver does for requests.
     if not stream.is_disconnected and not stream.complete:

@@ -22,7 +22,7 @@ from fasthttpd.client import Client
 from fasthttpd.config import Config
 from fasthttpd.driver import H2_PREFACE, HttpDriver
 from fasthttpd.factory import DefaultHttpDriverFactory
-from fasthttpd.http2 import CoreHttp2Driver, Http2Driver, driver_class
+from fasthttpd.http2 import H2LibraryDriver, Http2Driver, driver_class
 from fasthttpd.state import ServerState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,17 +30,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.compiled  # needs the compiled core
 def test_auto_is_the_compiled_core_when_built() -> None:
-    assert CoreHttp2Driver is not None, "build the extensions: python setup.py build_ext -i"
-    assert driver_class("auto") is CoreHttp2Driver
-    assert driver_class("compiled") is CoreHttp2Driver
-    assert driver_class("h2") is Http2Driver
-    assert issubclass(CoreHttp2Driver, HttpDriver)
+    assert Http2Driver is not None, "build the extensions: python setup.py build_ext -i"
+    assert driver_class("auto") is Http2Driver
+    assert driver_class("compiled") is Http2Driver
+    assert driver_class("h2") is H2LibraryDriver
+    assert issubclass(Http2Driver, HttpDriver)
 
 
 @pytest.mark.compiled  # needs the compiled core
-@pytest.mark.parametrize("impl, expected", [("auto", "CoreHttp2Driver"),
-                                            ("compiled", "CoreHttp2Driver"),
-                                            ("h2", "Http2Driver")])
+@pytest.mark.parametrize("impl, expected", [("auto", "Http2Driver"),
+                                            ("compiled", "Http2Driver"),
+                                            ("h2", "H2LibraryDriver")])
 def test_factory_follows_the_setting(impl: str, expected: str) -> None:
     async def main() -> str:
         config = dataclasses.replace(Config(), http2_impl=impl, access_log=False)
@@ -86,7 +86,7 @@ def test_no_extensions_falls_back_to_h2() -> None:
         "except RuntimeError as exc:\n"
         "    out['compiled'] = str(exc)\n"
         "print(json.dumps(out))\n")
-    assert result["auto"] == "Http2Driver"
+    assert result["auto"] == "H2LibraryDriver"
     assert "not built" in result["compiled"]
     # Refused at startup, with one line, instead of on the first HTTP/2 connection.
     assert result["validated"].startswith("--http2-impl compiled: the compiled HTTP/2 core")

@@ -52,7 +52,7 @@ from hypothesis import strategies as st
 from fasthttpd.asgi import AsgiHandler
 from fasthttpd.client import Client
 from fasthttpd.config import Config
-from fasthttpd.http2 import CoreHttp2Driver, Http2Driver
+from fasthttpd.http2 import H2LibraryDriver, Http2Driver
 from fasthttpd.state import ServerState
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -102,14 +102,14 @@ class MemoryWriter:
 
 def start_h2_driver(state: ServerState, client: Client, on_message: Any,
                     writer: MemoryWriter) -> Any:
-    driver = Http2Driver(state)
+    driver = H2LibraryDriver(state)
     driver.setup(client, on_message, writer)
     return driver
 
 
 def start_compiled_driver(state: ServerState, client: Client, on_message: Any,
                           writer: MemoryWriter) -> Any:
-    driver = CoreHttp2Driver(state)
+    driver = Http2Driver(state)
     driver.setup(client, on_message, writer)
     return driver
 
@@ -117,7 +117,7 @@ def start_compiled_driver(state: ServerState, client: Client, on_message: Any,
 # name -> function(state, client, on_message, writer) returning a set-up driver; the
 # compiled one wherever it is built (not under FASTHTTPD_NO_EXTENSIONS=1).
 DRIVERS: dict[str, Callable[..., Any]] = {"h2": start_h2_driver}
-if CoreHttp2Driver is not None:
+if Http2Driver is not None:
     DRIVERS["compiled"] = start_compiled_driver
 ORACLE = "h2"
 

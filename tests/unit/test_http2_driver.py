@@ -77,7 +77,7 @@ def make_config(**changes: Any) -> Config:
 
 
 class Peer:
-    """An h2 client connection wired to an Http2Driver."""
+    """An h2 client connection wired to an H2LibraryDriver."""
 
     def __init__(self, app: Any = None, config: Config | None = None,
                  on_message: Callable[[Any], None] | None = None,

@@ -1,4 +1,4 @@
-"""Http2Driver abuse limits, driven without sockets (h2 or raw frames as the client).
+"""H2LibraryDriver abuse limits, driven without sockets (h2 or raw frames as the client).
 
 Each attack ends in the answer RFC 9113 or the CVE write-ups call for, and a
 second, well-behaved connection on the same server state keeps being served.
