@@ -108,6 +108,7 @@ cdef class ServerConnection:
     # Output: frames serialized into one C buffer until data_to_send().
     cdef char* out
     cdef Py_ssize_t out_len, out_cap
+    cdef list pieces  # with large DATA: the buffer's runs and payload slices, in order
 
     # Receiving.
     cpdef int receive(self, bytes data) except -1
@@ -146,6 +147,9 @@ cdef class ServerConnection:
     cpdef acknowledge(self, StreamState s, long long size)
     cpdef goaway(self, int code, unsigned int last_stream_id)
     cpdef bytes data_to_send(self)
+    cpdef object take_output(self)
+    cdef _cut(self)
+    cdef bytes _take_buffer(self)
     cdef _end_local(self, StreamState s)
     cdef _frame_header(self, Py_ssize_t length, int ftype, int flags, unsigned int sid)
     cdef _put(self, const char* data, Py_ssize_t size)

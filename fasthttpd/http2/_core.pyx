@@ -77,6 +77,7 @@ cdef enum:
     MAX_CONTINUATIONS = 64           # a header block in more frames is a flood (as h2)
     RECENTLY_CLOSED_LIMIT = 128      # bounded per-connection memory; older ids count as closed
     OUT_KEEP = 16384                 # output buffer kept between flushes
+    BESIDE_DATA = 8192               # DATA payloads this large are written beside the buffer
     SETTINGS_HEADER_TABLE_SIZE = 1
     SETTINGS_ENABLE_PUSH = 2
     SETTINGS_MAX_CONCURRENT_STREAMS = 3
@@ -233,6 +234,7 @@ cdef class ServerConnection:
         self.error_reason = ""
         self.out_cap = 4096
         self.out = <char*>PyMem_Malloc(self.out_cap)
+        self.pieces = None
         if self.out == NULL:
             raise MemoryError()
 
@@ -883,12 +885,20 @@ cdef class ServerConnection:
             s.send_window -= size
             if size == 0:
                 self._frame_header(0, FT_DATA, FL_END_STREAM if end_stream else 0, s.stream_id)
+            if size >= BESIDE_DATA:
+                # A large body is not copied into the buffer: its frames' payloads
+                # go out as slices of it beside their headers (one writev).
+                whole = memoryview(data)
             while offset < size:
                 chunk = min(limit, size - offset)
                 self._frame_header(chunk, FT_DATA,
                                    FL_END_STREAM if end_stream and offset + chunk == size else 0,
                                    s.stream_id)
-                self._put(b + offset, chunk)
+                if size >= BESIDE_DATA:
+                    self._cut()
+                    self.pieces.append(whole[offset:offset + chunk])
+                else:
+                    self._put(b + offset, chunk)
                 offset += chunk
         finally:
             PyBuffer_Release(&view)
@@ -940,6 +950,29 @@ cdef class ServerConnection:
 
     cpdef bytes data_to_send(self):
         """Everything serialized since the last call, as one bytes object."""
+        output = self.take_output()
+        return output if type(output) is bytes else b"".join(output)
+
+    cpdef object take_output(self):
+        """Everything serialized since the last call: one bytes object, or a list of
+        buffers to write together (writelines) when large DATA payloads went out
+        beside the buffer instead of being copied into it."""
+        cdef list pieces
+        if self.pieces is not None:
+            self._cut()
+            pieces = self.pieces
+            self.pieces = None
+            return pieces
+        return self._take_buffer()
+
+    cdef _cut(self):
+        """End the buffer's current run: it becomes the next piece."""
+        if self.pieces is None:
+            self.pieces = []
+        if self.out_len:
+            self.pieces.append(self._take_buffer())
+
+    cdef bytes _take_buffer(self):
         cdef bytes result
         cdef char* shrunk
         if not self.out_len:

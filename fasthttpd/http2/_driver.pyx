@@ -871,8 +871,10 @@ cdef class Http2Driver(ServerConnection):
         self.unflushed = 0
         if self.finished:
             return
-        data = self.data_to_send()
-        if data:
+        data = self.take_output()
+        if type(data) is list:
+            self.writer.writelines(data)
+        elif data:
             self.write(data)
 
     # Stream endings.

@@ -55,6 +55,9 @@ class StubConnection:
         if close:
             self.closed = True
 
+    def writelines(self, pieces: list[bytes | memoryview], close: bool = False) -> None:
+        self.write(b"".join(pieces), close)
+
     def close(self) -> None:
         self.closed = True
 
@@ -376,6 +379,7 @@ def test_body_is_written_in_bounded_pieces() -> None:
             write(data, close)
 
         peer.driver.write = recording_write
+        peer.conn.write = recording_write  # what writelines (large DATA) goes through
         sid = peer.request("/")
         resp = await peer.response(sid, timeout=5)
         assert len(resp.body) == 8 << 20
