@@ -8,12 +8,8 @@ import types
 
 import pytest
 
+from fasthttpd.http1 import IMPLEMENTATIONS
 from tests.unit.memory_transport import Harness, parse_responses
-
-IMPLEMENTATIONS = {
-    "compiled": ("fasthttpd._parser", "fasthttpd._serializer"),
-    "python": ("fasthttpd.http1.fallback_parser", "fasthttpd.http1.fallback_serializer"),
-}
 
 
 @pytest.fixture(params=list(IMPLEMENTATIONS))
