@@ -50,7 +50,7 @@ response_complete and the endings), and the deadline each state arms:
             rate (--timeout-request-body, --limit-request-body-rate); none while
             reading is paused because the app does not read
   DISCARD   reading, to throw it away, the rest of a body whose response is
-            complete (up to DRAIN_LIMIT, to reuse the connection); deadlines as BODY
+            complete (up to DISCARD_LIMIT, to reuse the connection); deadlines as BODY
   CLOSED    nothing received is processed any more; no deadline (the connection
             closes once the responses owed are written)
 
@@ -93,7 +93,9 @@ BODY_BUFFER_LIMIT = 256 * 1024
 PIPELINE_LIMIT = 32
 # A body the app left unread is read and discarded up to this size so that the
 # connection can be reused; beyond it the connection closes instead (RFC 9112 9.6).
-DRAIN_LIMIT = 64 * 1024
+# ("Discard" is reading input to throw it away; "drain", as in `drain()`, is only
+# ever the write buffer emptying.)
+DISCARD_LIMIT = 64 * 1024
 # Output gathered for one write is written at once beyond this size.
 GATHER_LIMIT = 64 * 1024
 # A body part larger than this is written beside its head or chunk framing
@@ -216,7 +218,7 @@ class Http1Stream(HttpStream):
         # (RFC 9110 10.1.1 lets the server omit it), and the connection stays reusable.
         self.continue_owed = False
         if self.phase >= COMPLETE:  # response already sent: discarding an unread body
-            self.driver.drained(len(data))
+            self.driver.discarded(len(data))
             return
         if self._chunks is None:
             self._chunks = deque()
@@ -423,7 +425,7 @@ class Http1Driver:
         "state", "loop", "config", "parser", "serializer", "client", "on_message",
         "writer", "queue", "receiving", "reading", "closing", "write_paused",
         "_drain_waiters", "_reading_paused_for", "_deadline", "_timer", "_timer_at",
-        "_pending_error", "_drain_budget", "_upgrading",
+        "_pending_error", "_discard_budget", "_upgrading",
         "_out", "_out_size", "_waiting", "_unsafe", "_dispatching", "_feeding",
         "_timeout_keep_alive", "_window_end", "_window_bytes", "_window_min", "_paused_at",
         "_send_timer",
@@ -456,7 +458,7 @@ class Http1Driver:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = INFINITY
         self._pending_error: Any = None
-        self._drain_budget = DRAIN_LIMIT
+        self._discard_budget = DISCARD_LIMIT
         self._upgrading: Http1Stream | None = None
         self._out: list[bytes] | None = None  # responses gathered for one write
         self._out_size = 0
@@ -564,7 +566,7 @@ class Http1Driver:
             return
         stream.end_body()
         if stream.phase >= COMPLETE:  # finished discarding a body the app did not read
-            self._drain_budget = DRAIN_LIMIT
+            self._discard_budget = DISCARD_LIMIT
         if stream is self._upgrading and stream.request.upgrade == b"h2c":
             self._switch_to_h2c(stream)
             return
@@ -736,11 +738,11 @@ class Http1Driver:
             buffered = stream.drop_unread_body()
             if stream.continue_owed or (
                     request.framing == _FRAMING_LENGTH
-                    and request.content_length - buffered > DRAIN_LIMIT):
+                    and request.content_length - buffered > DISCARD_LIMIT):
                 self._close_now()
                 return
             self.reading = DISCARD
-            self._drain_budget = DRAIN_LIMIT - buffered
+            self._discard_budget = DISCARD_LIMIT - buffered
             self.resume_body()
         self._advance()
 
@@ -802,10 +804,10 @@ class Http1Driver:
         finally:
             self._dispatching = False
 
-    def drained(self, size: int) -> None:
+    def discarded(self, size: int) -> None:
         """Body bytes of a finished request arrived and were discarded."""
-        self._drain_budget -= size
-        if self._drain_budget < 0:
+        self._discard_budget -= size
+        if self._discard_budget < 0:
             self._close_now()
 
     # Reading backpressure.
