@@ -77,6 +77,15 @@ from typing import TYPE_CHECKING, Any
 from fasthttpd import http1
 from fasthttpd.driver import ClientDisconnected, Headers, HttpDriver, HttpStream
 from fasthttpd.http1.events import EndOfMessage, Request
+from fasthttpd.http1.framing import (  # their one home; compiled, C ints (driver.pxd)
+    FLAG_HEAD,
+    FLAG_HTTP10,
+    FLAG_KEEP_ALIVE,
+    FLAG_TRAILERS,
+    FRAMING_CHUNKED,
+    FRAMING_LENGTH,
+    FRAMING_NONE,
+)
 from fasthttpd.websocket import hooks as websocket
 
 if TYPE_CHECKING:
@@ -153,7 +162,7 @@ class Http1Stream(HttpStream):
         self.http_version = request.http_version
         self.headers = request.headers
         self.scheme = driver.client.scheme
-        body_less = request.framing == _FRAMING_NONE
+        body_less = request.framing == FRAMING_NONE
         self.phase = QUEUED
         self.runs_ahead = body_less and method in SAFE_METHODS and request.upgrade is None
         self.body_complete = body_less  # every body byte was received
@@ -167,8 +176,8 @@ class Http1Stream(HttpStream):
         self._trailers = False
         self._keep_alive = request.keep_alive
         # Request facts the response framing depends on (fasthttpd/_serializer.pyi).
-        self._flags = ((_FLAG_HEAD if method == b"HEAD" else 0)
-                       | (_FLAG_HTTP10 if request.http_version == "1.0" else 0))
+        self._flags = ((FLAG_HEAD if method == b"HEAD" else 0)
+                       | (FLAG_HTTP10 if request.http_version == "1.0" else 0))
         self._held: list[bytes] | None = None  # output emitted before its turn
         self._close_after = False
         self._turn: asyncio.Future[None] | None = None
@@ -308,19 +317,19 @@ class Http1Stream(HttpStream):
             out = self._head_with(data, more_body)
         else:
             framing = self._framing
-            if framing == _FRAMING_CHUNKED and len(data) > LARGE_BODY:
+            if framing == FRAMING_CHUNKED and len(data) > LARGE_BODY:
                 out = _chunk_pieces(data)
                 if not more_body and not self._trailers:
                     out.append(_LAST_CHUNK)
-            elif framing == _FRAMING_CHUNKED:
+            elif framing == FRAMING_CHUNKED:
                 chunk: bytes = driver.serializer.frame_chunk(data)
                 out = chunk + _LAST_CHUNK if not more_body and not self._trailers else chunk
-            elif framing == _FRAMING_LENGTH:
+            elif framing == FRAMING_LENGTH:
                 self._remaining -= len(data)
                 if self._remaining < 0:
                     self._fail_too_long()
                 out = data
-            elif framing == _FRAMING_NONE:
+            elif framing == FRAMING_NONE:
                 out = b""
             else:
                 out = data
@@ -328,7 +337,7 @@ class Http1Stream(HttpStream):
             if out:
                 driver.emit(self, out)
             return driver.write_paused or self._held is not None
-        if self._framing == _FRAMING_LENGTH and self._remaining:
+        if self._framing == FRAMING_LENGTH and self._remaining:
             # Shorter than its Content-Length: the client must see a truncated message.
             logger.warning("response to %s %s ended %d bytes short of its Content-Length",
                            self.method, self.path.decode("ascii", "replace"), self._remaining)
@@ -341,7 +350,7 @@ class Http1Stream(HttpStream):
         buffer for a small part; for a large one the head alone, the part beside it
         (no copy of the body)."""
         headers = self._headers
-        large = len(data) > LARGE_BODY and not self._flags & _FLAG_HEAD
+        large = len(data) > LARGE_BODY and not self._flags & FLAG_HEAD
         end = not more_body and not self._trailers
         if large and end and not _has_content_length(headers):
             headers = [*headers, (b"content-length", b"%d" % len(data))]
@@ -351,18 +360,18 @@ class Http1Stream(HttpStream):
         self.phase = STREAMING
         self._framing = framing
         self._keep_alive = keep_alive
-        if framing == _FRAMING_LENGTH:
+        if framing == FRAMING_LENGTH:
             self._remaining = content_length - len(data)
             if self._remaining < 0:
                 self._fail_too_long()
         if not large:
-            return head + _LAST_CHUNK if framing == _FRAMING_CHUNKED and end else head
+            return head + _LAST_CHUNK if framing == FRAMING_CHUNKED and end else head
         pieces = [head]
-        if framing == _FRAMING_CHUNKED:
+        if framing == FRAMING_CHUNKED:
             pieces += _chunk_pieces(data)
             if end:
                 pieces.append(_LAST_CHUNK)
-        elif framing != _FRAMING_NONE:
+        elif framing != FRAMING_NONE:
             pieces.append(data)
         return pieces
 
@@ -371,7 +380,7 @@ class Http1Stream(HttpStream):
         raise RuntimeError("response body longer than its Content-Length")
 
     def send_trailers(self, trailers: Headers) -> None:
-        if self._framing == _FRAMING_CHUNKED:
+        if self._framing == FRAMING_CHUNKED:
             self._finish_with(self.driver.serializer.last_chunk(trailers))
         else:  # HTTP/1.0 or a body-less response: trailers cannot be sent
             self._finish_with(b"")
@@ -412,9 +421,9 @@ class Http1Stream(HttpStream):
         # A client still waiting for 100 Continue may or may not send its body
         # now (RFC 9110 10.1.1): the connection cannot be reused safely.
         if self._keep_alive and not self.driver.closing and not self.continue_owed:
-            flags |= _FLAG_KEEP_ALIVE
+            flags |= FLAG_KEEP_ALIVE
         if self._trailers:
-            flags |= _FLAG_TRAILERS
+            flags |= FLAG_TRAILERS
         return flags
 
 
@@ -532,7 +541,7 @@ class Http1Driver:
         client.pending_response_count += 1
         self.receiving = stream
         self.reading = BODY
-        if request.framing != _FRAMING_NONE:
+        if request.framing != FRAMING_NONE:
             self._window_end = 0.0  # starts once the input is processed
             self._window_bytes = 0
         queue = self.queue
@@ -543,7 +552,7 @@ class Http1Driver:
             self._upgrading = stream  # switched once its (empty) body has ended
             return
         if request.upgrade is not None and self.config.ws != "none" and request.method == b"GET" \
-                and request.framing == _FRAMING_NONE and websocket.is_websocket_upgrade(
+                and request.framing == FRAMING_NONE and websocket.is_websocket_upgrade(
                     request.upgrade):
             self._upgrading = stream  # a WebSocket handshake: the app decides (switch_protocol)
         if len(queue) == 1 or (not self._unsafe and not self._waiting):
@@ -737,7 +746,7 @@ class Http1Driver:
             request = stream.request
             buffered = stream.drop_unread_body()
             if stream.continue_owed or (
-                    request.framing == _FRAMING_LENGTH
+                    request.framing == FRAMING_LENGTH
                     and request.content_length - buffered > DISCARD_LIMIT):
                 self._close_now()
                 return
@@ -996,7 +1005,7 @@ class Http1Driver:
         request = stream.request
         return (request.upgrade == b"h2c" and self.config.http != "1"
                 and not self.client.is_encrypted and len(self.queue) == 1
-                and request.framing == _FRAMING_NONE
+                and request.framing == FRAMING_NONE
                 and sum(1 for name, _ in request.headers if name == b"http2-settings") == 1)
 
     def switch_protocol(self, stream: Http1Stream, response: bytes, driver: Any) -> None:
@@ -1070,14 +1079,5 @@ _PAUSED_PIPELINE = 2
 _PAUSED_UPGRADE = 4
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
-# Values fixed by fasthttpd/_parser.pyi and fasthttpd/_serializer.pyi.
-_FRAMING_NONE = 0
-_FRAMING_LENGTH = 1
-_FRAMING_CHUNKED = 2
-_FRAMING_CLOSE = 3
-_FLAG_HEAD = 1
-_FLAG_HTTP10 = 2
-_FLAG_KEEP_ALIVE = 4
-_FLAG_TRAILERS = 8
 _SWITCHING_TO_H2C = (b"HTTP/1.1 101 Switching Protocols\r\n"
                      b"connection: Upgrade\r\nupgrade: h2c\r\n\r\n")
