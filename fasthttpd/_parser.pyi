@@ -20,6 +20,9 @@ every input the same events, error statuses and reasons.
 
 from typing import Final
 
+# The error event (one class for both parsers: fasthttpd/http1/errors.py).
+from fasthttpd.http1.errors import HttpParseError as HttpParseError
+
 # Request.framing: how the body is delimited (values in fasthttpd/http1/framing.py).
 from fasthttpd.http1.framing import FRAMING_CHUNKED as FRAMING_CHUNKED
 from fasthttpd.http1.framing import FRAMING_LENGTH as FRAMING_LENGTH
@@ -29,13 +32,6 @@ DEFAULT_MAX_REQUEST_LINE_SIZE: Final[int]  # 8190, like nginx and gunicorn
 DEFAULT_MAX_HEADER_COUNT: Final[int]  # 100
 DEFAULT_MAX_HEADER_SIZE: Final[int]  # 8190 bytes per field line
 DEFAULT_MAX_CHUNK_EXTENSION_SIZE: Final[int]  # 1024 bytes per chunk-size line
-
-class HttpParseError(Exception):
-    """A request that cannot be served; the connection answers the status and closes."""
-
-    status_code: int  # 400, 413, 414, 431, 501 or 505
-    reason: str  # why, for the log line (never echoed raw to the client)
-    def __init__(self, status_code: int, reason: str) -> None: ...
 
 class Request:
     """A request head. Header names are lower-cased; values have OWS stripped."""

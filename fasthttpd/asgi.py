@@ -53,6 +53,10 @@ class AsgiHandler:
 
     def __init__(self, state: ServerState, app: ASGIApp) -> None:
         self.state = state
+        if state.trace:  # --log-level trace: every ASGI message logged, by a wrapper
+            from fasthttpd.wrappers import MessageTrace
+
+            app = MessageTrace(app)
         self.app = app
         self.loop = state.loop
         config = state.config

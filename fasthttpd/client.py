@@ -7,15 +7,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-# Client.status bits.
-CLOSED_BY_CLIENT = 1
-CLOSED_BY_SERVER = 2
+# Client.status is a closed-by bit mask (not an HTTP status): 0 while the connection
+# is open, then one of these bits, set once by mark_closed() when the transport goes.
+CLOSED_BY_CLIENT = 1  # the client closed or reset the connection
+CLOSED_BY_SERVER = 2  # the server closed or aborted it
 
 _next_id = itertools.count(1).__next__
 
 
 class Client:
-    """One per connection. Drivers update the counters; the connection owns it."""
+    """One per connection. Drivers update the counters; the connection owns it.
+
+    `status` (a name the design fixes) says who closed the connection, as a bit mask:
+    0 while it is open, else CLOSED_BY_CLIENT or CLOSED_BY_SERVER; `is_closed` is
+    `status != 0`.
+    """
 
     __slots__ = (
         "id", "remote_address", "local_address", "is_unix", "is_encrypted", "tls_info",
@@ -49,7 +55,7 @@ class Client:
         self.pending_request_count = 0  # request bodies still being read
         self.pending_response_count = 0  # responses not completely written
         self.is_exported = False
-        self.status = 0
+        self.status = 0  # closed-by bits: CLOSED_BY_CLIENT, CLOSED_BY_SERVER
         self.expiration_time = 0.0
         self._close = close
         self._close_callbacks: list[Callable[[Client], None]] | None = None

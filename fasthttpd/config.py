@@ -91,8 +91,10 @@ class Config:
                                 "a clock must).", group="proxy")
 
     # Logging.
-    log_level: str = setting("info", "Least severe level logged; `trace` adds "
-                             "protocol detail. Above `info` the access log is silent too.",
+    log_level: str = setting("info", "Least severe level logged; `trace` (as uvicorn's) "
+                             "adds protocol detail: each connection made, its protocol and "
+                             "its end, and every ASGI message of each request and "
+                             "WebSocket. Above `info` the access log is silent too.",
                              choices=("critical", "error", "warning",
                              "info", "debug", "trace"), group="logging")
     access_log: bool = setting(True, "Write an access log line per response.", group="logging")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from fasthttpd.client import Client
 from fasthttpd.driver import HttpDriver, HttpDriverFactory, OnMessage
+from fasthttpd.log import TRACE, format_peer
 
 if TYPE_CHECKING:
     from fasthttpd.state import ServerState
@@ -194,6 +195,9 @@ class Connection:
         # Until then, the server's sweep enforces it (close_undecided).
         state.undecided[self] = client.expiration_time = (
             state.loop.time() + state.config.timeout_request_header)
+        if state.trace:
+            _trace(client, "connection made (TLS)" if tls_info is not None
+                   else "connection made")
 
     def _sniff(self, data: bytes) -> None:
         self._select_driver(self._sniffed + data)
@@ -213,6 +217,9 @@ class Connection:
         observer = state.observer
         if observer is not None:
             observer.connection_closed()
+        if state.trace:
+            _trace(self.client, "connection lost (closed by the server)"
+                   if self.writer.closed_by_server else "connection lost (closed by the client)")
         # Break the reference cycles a connection is made of (connection, writer,
         # client, driver, bound methods): once gone, it is freed by reference
         # counting, not left to the cyclic collector, which cost each short-lived
@@ -259,6 +266,8 @@ class Connection:
             self.state.undecided.pop(self, None)
         self.client.is_exported = self.driver is not None
         self.driver = driver
+        if self.state.trace:
+            _trace(self.client, "protocol " + _protocol_name(driver))
         driver.setup(self.client, self.on_message, self.writer)
         # uvloop caches protocol.data_received when a protocol is set: setting this
         # protocol again after pointing data_received at the driver saves a Python
@@ -280,6 +289,21 @@ class Connection:
             return
         self._sniffed = b""
         self.switch_driver(driver, data)
+
+
+# --log-level trace: the protocol each driver speaks, by its class name.
+_PROTOCOL_NAMES = {"Http1Driver": "HTTP/1.1", "Http2Driver": "HTTP/2",
+                   "H2LibraryDriver": "HTTP/2 (h2 library)", "WebSocketSession": "WebSocket"}
+
+
+def _protocol_name(driver: Any) -> str:
+    name = type(driver).__name__
+    return _PROTOCOL_NAMES.get(name, name)
+
+
+def _trace(client: Client, event: str) -> None:
+    """--log-level trace: one line about a connection, after its peer."""
+    logger.log(TRACE, "%s - %s", format_peer(client.remote_address), event)
 
 
 def _ignore(data: bytes) -> None:

@@ -95,7 +95,7 @@ class HttpStream:
         """Write a body part. True means: `await drain()` before sending more.
 
         Raises ClientDisconnected when the client is gone, and
-        fasthttpd.http1.serializer.InvalidHeader for a head that cannot be written.
+        fasthttpd.errors.InvalidHeader for a head that cannot be written.
         """
         raise NotImplementedError
 

@@ -4,8 +4,13 @@ Theory of operation: two loggers, "fasthttpd.error" (startup, shutdown, applicat
 errors; to stderr) and "fasthttpd.access" (one line per response; to stdout, so the
 two streams can be routed apart). `configure_logging(config)` installs one handler
 on each, tagged so that calling it again replaces them instead of doubling every line;
-handlers the user added are left alone. A "trace" level (5, below debug) is
-registered for protocol-level detail.
+handlers the user added are left alone. A "trace" level (5, below debug, as
+uvicorn's) is registered for protocol detail: with `--log-level trace` the error log
+also says when each connection is made (peer, TLS or not), which protocol serves it
+and when it is lost (and by whom), and every ASGI message each HTTP request and
+WebSocket receives and sends (type, status, sizes; never headers or body bytes).
+`ServerState.trace` reads the level once at startup, so without it nothing is paid
+per request.
 
 `AccessLog` formats one line per response, either with the %-format of
 `--access-log-format` or as a JSON object (`--access-log-json`). The server only
@@ -38,6 +43,15 @@ LEVELS = {
     "debug": logging.DEBUG,
     "trace": TRACE,
 }
+
+
+def format_peer(address: Any) -> str:
+    """A client address for a log line: "host:port", or "-" when there is none
+    (a Unix socket)."""
+    if address is None:
+        return "-"
+    return f"{address[0]}:{address[1]}"
+
 
 # The names an access log format may use, with sample values for checking a format.
 ACCESS_LOG_FIELDS: dict[str, Any] = {

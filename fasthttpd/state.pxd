@@ -9,5 +9,5 @@ cdef class ServerState:
     cdef public tuple http1_settings
     cdef public set connections
     cdef public Py_ssize_t active_requests, total_requests
-    cdef public bint shutting_down
+    cdef public bint shutting_down, trace
     cdef public dict lifespan_state, undecided

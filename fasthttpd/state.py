@@ -56,6 +56,10 @@ class ServerState:
         self.active_requests = 0  # requests whose response is not complete
         self.total_requests = 0
         self.shutting_down = False
+        # --log-level trace, read once here: connections and ASGI messages are then
+        # logged at TRACE (fasthttpd.connection, fasthttpd.wrappers.MessageTrace);
+        # otherwise that costs one flag test per connection and nothing per request.
+        self.trace = config.log_level == "trace"
         # Shared into each request's scope["state"] (ASGI lifespan state).
         self.lifespan_state: dict[str, Any] = {}
         self.observer: RequestObserver | None = None

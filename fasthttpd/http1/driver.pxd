@@ -65,7 +65,7 @@ cdef class Http1Driver:
     cdef double _deadline, _timer_at, _timeout_keep_alive
     cdef double _window_end, _window_min, _paused_at
     cdef object _timer, _pending_error, _send_timer
-    cdef Py_ssize_t _drain_budget, _out_size, _waiting, _unsafe, _window_bytes
+    cdef Py_ssize_t _discard_budget, _out_size, _waiting, _unsafe, _window_bytes
 
     cpdef _process(self, list events)
 
@@ -92,7 +92,7 @@ cdef class Http1Driver:
 
     @cython.locals(stream=Http1Stream)
     cpdef _dispatch_waiting(self)
-    cpdef drained(self, Py_ssize_t size)
+    cpdef discarded(self, Py_ssize_t size)
     cpdef pause_body(self)
     cpdef resume_body(self)
     cpdef _pause_reading(self, int reason)
@@ -105,7 +105,7 @@ cdef class Http1Driver:
 
 
 # Module constants: C values in compiled code, plain globals in the source.
-cdef Py_ssize_t BODY_BUFFER_LIMIT, PIPELINE_LIMIT, DRAIN_LIMIT, GATHER_LIMIT, LARGE_BODY
+cdef Py_ssize_t BODY_BUFFER_LIMIT, PIPELINE_LIMIT, DISCARD_LIMIT, GATHER_LIMIT, LARGE_BODY
 cdef frozenset SAFE_METHODS
 cdef double INFINITY
 cdef int QUEUED, RUNNING, HEAD_HELD, STREAMING, COMPLETE, ABORTED
@@ -113,5 +113,6 @@ cdef int IDLE, HEAD, BODY, DISCARD, CLOSED
 cdef dict _METHOD_NAMES
 cdef int _PAUSED_BODY, _PAUSED_PIPELINE
 cdef bytes _CONTINUE, _LAST_CHUNK, _SWITCHING_TO_H2C
-cdef int _FRAMING_NONE, _FRAMING_LENGTH, _FRAMING_CHUNKED, _FRAMING_CLOSE
-cdef int _FLAG_HEAD, _FLAG_HTTP10, _FLAG_KEEP_ALIVE, _FLAG_TRAILERS
+# Imported from fasthttpd/http1/framing.py, their one home, into C ints.
+cdef int FRAMING_NONE, FRAMING_LENGTH, FRAMING_CHUNKED
+cdef int FLAG_HEAD, FLAG_HTTP10, FLAG_KEEP_ALIVE, FLAG_TRAILERS

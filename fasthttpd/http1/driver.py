@@ -50,7 +50,7 @@ response_complete and the endings), and the deadline each state arms:
             rate (--timeout-request-body, --limit-request-body-rate); none while
             reading is paused because the app does not read
   DISCARD   reading, to throw it away, the rest of a body whose response is
-            complete (up to DRAIN_LIMIT, to reuse the connection); deadlines as BODY
+            complete (up to DISCARD_LIMIT, to reuse the connection); deadlines as BODY
   CLOSED    nothing received is processed any more; no deadline (the connection
             closes once the responses owed are written)
 
@@ -77,6 +77,15 @@ from typing import TYPE_CHECKING, Any
 from fasthttpd import http1
 from fasthttpd.driver import ClientDisconnected, Headers, HttpDriver, HttpStream
 from fasthttpd.http1.events import EndOfMessage, Request
+from fasthttpd.http1.framing import (  # their one home; compiled, C ints (driver.pxd)
+    FLAG_HEAD,
+    FLAG_HTTP10,
+    FLAG_KEEP_ALIVE,
+    FLAG_TRAILERS,
+    FRAMING_CHUNKED,
+    FRAMING_LENGTH,
+    FRAMING_NONE,
+)
 from fasthttpd.websocket import hooks as websocket
 
 if TYPE_CHECKING:
@@ -93,7 +102,9 @@ BODY_BUFFER_LIMIT = 256 * 1024
 PIPELINE_LIMIT = 32
 # A body the app left unread is read and discarded up to this size so that the
 # connection can be reused; beyond it the connection closes instead (RFC 9112 9.6).
-DRAIN_LIMIT = 64 * 1024
+# ("Discard" is reading input to throw it away; "drain", as in `drain()`, is only
+# ever the write buffer emptying.)
+DISCARD_LIMIT = 64 * 1024
 # Output gathered for one write is written at once beyond this size.
 GATHER_LIMIT = 64 * 1024
 # A body part larger than this is written beside its head or chunk framing
@@ -151,7 +162,7 @@ class Http1Stream(HttpStream):
         self.http_version = request.http_version
         self.headers = request.headers
         self.scheme = driver.client.scheme
-        body_less = request.framing == _FRAMING_NONE
+        body_less = request.framing == FRAMING_NONE
         self.phase = QUEUED
         self.runs_ahead = body_less and method in SAFE_METHODS and request.upgrade is None
         self.body_complete = body_less  # every body byte was received
@@ -165,8 +176,8 @@ class Http1Stream(HttpStream):
         self._trailers = False
         self._keep_alive = request.keep_alive
         # Request facts the response framing depends on (fasthttpd/_serializer.pyi).
-        self._flags = ((_FLAG_HEAD if method == b"HEAD" else 0)
-                       | (_FLAG_HTTP10 if request.http_version == "1.0" else 0))
+        self._flags = ((FLAG_HEAD if method == b"HEAD" else 0)
+                       | (FLAG_HTTP10 if request.http_version == "1.0" else 0))
         self._held: list[bytes] | None = None  # output emitted before its turn
         self._close_after = False
         self._turn: asyncio.Future[None] | None = None
@@ -216,7 +227,7 @@ class Http1Stream(HttpStream):
         # (RFC 9110 10.1.1 lets the server omit it), and the connection stays reusable.
         self.continue_owed = False
         if self.phase >= COMPLETE:  # response already sent: discarding an unread body
-            self.driver.drained(len(data))
+            self.driver.discarded(len(data))
             return
         if self._chunks is None:
             self._chunks = deque()
@@ -306,19 +317,19 @@ class Http1Stream(HttpStream):
             out = self._head_with(data, more_body)
         else:
             framing = self._framing
-            if framing == _FRAMING_CHUNKED and len(data) > LARGE_BODY:
+            if framing == FRAMING_CHUNKED and len(data) > LARGE_BODY:
                 out = _chunk_pieces(data)
                 if not more_body and not self._trailers:
                     out.append(_LAST_CHUNK)
-            elif framing == _FRAMING_CHUNKED:
+            elif framing == FRAMING_CHUNKED:
                 chunk: bytes = driver.serializer.frame_chunk(data)
                 out = chunk + _LAST_CHUNK if not more_body and not self._trailers else chunk
-            elif framing == _FRAMING_LENGTH:
+            elif framing == FRAMING_LENGTH:
                 self._remaining -= len(data)
                 if self._remaining < 0:
                     self._fail_too_long()
                 out = data
-            elif framing == _FRAMING_NONE:
+            elif framing == FRAMING_NONE:
                 out = b""
             else:
                 out = data
@@ -326,7 +337,7 @@ class Http1Stream(HttpStream):
             if out:
                 driver.emit(self, out)
             return driver.write_paused or self._held is not None
-        if self._framing == _FRAMING_LENGTH and self._remaining:
+        if self._framing == FRAMING_LENGTH and self._remaining:
             # Shorter than its Content-Length: the client must see a truncated message.
             logger.warning("response to %s %s ended %d bytes short of its Content-Length",
                            self.method, self.path.decode("ascii", "replace"), self._remaining)
@@ -339,7 +350,7 @@ class Http1Stream(HttpStream):
         buffer for a small part; for a large one the head alone, the part beside it
         (no copy of the body)."""
         headers = self._headers
-        large = len(data) > LARGE_BODY and not self._flags & _FLAG_HEAD
+        large = len(data) > LARGE_BODY and not self._flags & FLAG_HEAD
         end = not more_body and not self._trailers
         if large and end and not _has_content_length(headers):
             headers = [*headers, (b"content-length", b"%d" % len(data))]
@@ -349,18 +360,18 @@ class Http1Stream(HttpStream):
         self.phase = STREAMING
         self._framing = framing
         self._keep_alive = keep_alive
-        if framing == _FRAMING_LENGTH:
+        if framing == FRAMING_LENGTH:
             self._remaining = content_length - len(data)
             if self._remaining < 0:
                 self._fail_too_long()
         if not large:
-            return head + _LAST_CHUNK if framing == _FRAMING_CHUNKED and end else head
+            return head + _LAST_CHUNK if framing == FRAMING_CHUNKED and end else head
         pieces = [head]
-        if framing == _FRAMING_CHUNKED:
+        if framing == FRAMING_CHUNKED:
             pieces += _chunk_pieces(data)
             if end:
                 pieces.append(_LAST_CHUNK)
-        elif framing != _FRAMING_NONE:
+        elif framing != FRAMING_NONE:
             pieces.append(data)
         return pieces
 
@@ -369,7 +380,7 @@ class Http1Stream(HttpStream):
         raise RuntimeError("response body longer than its Content-Length")
 
     def send_trailers(self, trailers: Headers) -> None:
-        if self._framing == _FRAMING_CHUNKED:
+        if self._framing == FRAMING_CHUNKED:
             self._finish_with(self.driver.serializer.last_chunk(trailers))
         else:  # HTTP/1.0 or a body-less response: trailers cannot be sent
             self._finish_with(b"")
@@ -410,9 +421,9 @@ class Http1Stream(HttpStream):
         # A client still waiting for 100 Continue may or may not send its body
         # now (RFC 9110 10.1.1): the connection cannot be reused safely.
         if self._keep_alive and not self.driver.closing and not self.continue_owed:
-            flags |= _FLAG_KEEP_ALIVE
+            flags |= FLAG_KEEP_ALIVE
         if self._trailers:
-            flags |= _FLAG_TRAILERS
+            flags |= FLAG_TRAILERS
         return flags
 
 
@@ -423,7 +434,7 @@ class Http1Driver:
         "state", "loop", "config", "parser", "serializer", "client", "on_message",
         "writer", "queue", "receiving", "reading", "closing", "write_paused",
         "_drain_waiters", "_reading_paused_for", "_deadline", "_timer", "_timer_at",
-        "_pending_error", "_drain_budget", "_upgrading",
+        "_pending_error", "_discard_budget", "_upgrading",
         "_out", "_out_size", "_waiting", "_unsafe", "_dispatching", "_feeding",
         "_timeout_keep_alive", "_window_end", "_window_bytes", "_window_min", "_paused_at",
         "_send_timer",
@@ -456,7 +467,7 @@ class Http1Driver:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = INFINITY
         self._pending_error: Any = None
-        self._drain_budget = DRAIN_LIMIT
+        self._discard_budget = DISCARD_LIMIT
         self._upgrading: Http1Stream | None = None
         self._out: list[bytes] | None = None  # responses gathered for one write
         self._out_size = 0
@@ -530,7 +541,7 @@ class Http1Driver:
         client.pending_response_count += 1
         self.receiving = stream
         self.reading = BODY
-        if request.framing != _FRAMING_NONE:
+        if request.framing != FRAMING_NONE:
             self._window_end = 0.0  # starts once the input is processed
             self._window_bytes = 0
         queue = self.queue
@@ -541,7 +552,7 @@ class Http1Driver:
             self._upgrading = stream  # switched once its (empty) body has ended
             return
         if request.upgrade is not None and self.config.ws != "none" and request.method == b"GET" \
-                and request.framing == _FRAMING_NONE and websocket.is_websocket_upgrade(
+                and request.framing == FRAMING_NONE and websocket.is_websocket_upgrade(
                     request.upgrade):
             self._upgrading = stream  # a WebSocket handshake: the app decides (switch_protocol)
         if len(queue) == 1 or (not self._unsafe and not self._waiting):
@@ -564,7 +575,7 @@ class Http1Driver:
             return
         stream.end_body()
         if stream.phase >= COMPLETE:  # finished discarding a body the app did not read
-            self._drain_budget = DRAIN_LIMIT
+            self._discard_budget = DISCARD_LIMIT
         if stream is self._upgrading and stream.request.upgrade == b"h2c":
             self._switch_to_h2c(stream)
             return
@@ -735,12 +746,12 @@ class Http1Driver:
             request = stream.request
             buffered = stream.drop_unread_body()
             if stream.continue_owed or (
-                    request.framing == _FRAMING_LENGTH
-                    and request.content_length - buffered > DRAIN_LIMIT):
+                    request.framing == FRAMING_LENGTH
+                    and request.content_length - buffered > DISCARD_LIMIT):
                 self._close_now()
                 return
             self.reading = DISCARD
-            self._drain_budget = DRAIN_LIMIT - buffered
+            self._discard_budget = DISCARD_LIMIT - buffered
             self.resume_body()
         self._advance()
 
@@ -802,10 +813,10 @@ class Http1Driver:
         finally:
             self._dispatching = False
 
-    def drained(self, size: int) -> None:
+    def discarded(self, size: int) -> None:
         """Body bytes of a finished request arrived and were discarded."""
-        self._drain_budget -= size
-        if self._drain_budget < 0:
+        self._discard_budget -= size
+        if self._discard_budget < 0:
             self._close_now()
 
     # Reading backpressure.
@@ -994,7 +1005,7 @@ class Http1Driver:
         request = stream.request
         return (request.upgrade == b"h2c" and self.config.http != "1"
                 and not self.client.is_encrypted and len(self.queue) == 1
-                and request.framing == _FRAMING_NONE
+                and request.framing == FRAMING_NONE
                 and sum(1 for name, _ in request.headers if name == b"http2-settings") == 1)
 
     def switch_protocol(self, stream: Http1Stream, response: bytes, driver: Any) -> None:
@@ -1068,14 +1079,5 @@ _PAUSED_PIPELINE = 2
 _PAUSED_UPGRADE = 4
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _LAST_CHUNK = b"0\r\n\r\n"
-# Values fixed by fasthttpd/_parser.pyi and fasthttpd/_serializer.pyi.
-_FRAMING_NONE = 0
-_FRAMING_LENGTH = 1
-_FRAMING_CHUNKED = 2
-_FRAMING_CLOSE = 3
-_FLAG_HEAD = 1
-_FLAG_HTTP10 = 2
-_FLAG_KEEP_ALIVE = 4
-_FLAG_TRAILERS = 8
 _SWITCHING_TO_H2C = (b"HTTP/1.1 101 Switching Protocols\r\n"
                      b"connection: Upgrade\r\nupgrade: h2c\r\n\r\n")

@@ -50,12 +50,10 @@ from cpython.buffer cimport PyBUF_SIMPLE, PyObject_GetBuffer, PyBuffer_Release
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from libc.string cimport memcmp, memcpy
 
+from fasthttpd.driver import H2_PREFACE as PREFACE  # the client connection preface (RFC 9113 3.4)
 from fasthttpd.http2._hpack import HeaderListTooLarge, HpackError
 
 from fasthttpd.http2._hpack cimport Decoder, Encoder
-
-# The client connection preface (RFC 9113 3.4).
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 # Python names for the error codes (RFC 9113 7), for the driver's callers and tests.
 NO_ERROR = 0

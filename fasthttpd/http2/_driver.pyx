@@ -50,7 +50,8 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.time cimport time, time_t
 
 from fasthttpd.driver import ClientDisconnected, HttpDriver
-from fasthttpd.http2.headers import CONNECTION_SPECIFIC, InvalidHeader
+from fasthttpd.errors import InvalidHeader
+from fasthttpd.http2.headers import CONNECTION_SPECIFIC
 from fasthttpd.websocket import hooks as websocket_hooks
 
 from fasthttpd.client cimport Client

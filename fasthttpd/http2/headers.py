@@ -18,13 +18,7 @@ import time
 from email.utils import formatdate
 from typing import Any, NamedTuple
 
-try:  # the same exception the HTTP/1.1 serializer raises, so the ASGI cycle sees one type
-    from fasthttpd.http1 import serializer as _http1_serializer
-
-    InvalidHeader: type[ValueError] = _http1_serializer.InvalidHeader
-except (ImportError, AttributeError):  # pragma: no cover - only while the serializer is absent
-    class InvalidHeader(ValueError):  # type: ignore[no-redef]
-        """The application supplied a header or status that cannot be written."""
+from fasthttpd.errors import InvalidHeader  # the one the HTTP/1.1 serializers raise too
 
 # RFC 9113 8.2.2: connection-specific fields make a request malformed; in a
 # response they are dropped, since they mean nothing on an HTTP/2 stream.

@@ -39,6 +39,21 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for_log(self, *needles: str, timeout: float = 5.0) -> str:
+        """The log once it holds every one of `needles` (as it is at the timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log()
+            if all(needle in log for needle in needles) or time.monotonic() > deadline:
+                return log
+            time.sleep(0.05)
+
+    def log_events_of(self, peer: str, log: str) -> list[str]:
+        """What the log says about one client address ("host:port"), line by line,
+        without the time and level: the TRACE lines of --log-level trace."""
+        marker = f" {peer} - "
+        return [line.split(marker, 1)[1] for line in log.splitlines() if marker in line]
+
     def connect(self, timeout: float = 5.0) -> socket.socket:
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         return sock

@@ -23,6 +23,7 @@ import pytest
 
 from fasthttpd.config import Config
 from fasthttpd.sockets import BindError, bind_sockets, describe
+from tests.e2e.conftest import IMPLEMENTATIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 15.0
@@ -327,7 +328,7 @@ def test_serves_the_demo_app_by_default_and_stops_on_sigterm(tmp_path):
     assert '"GET /hello HTTP/1.1" 200 13' in command.stdout  # the access log, on stdout
 
 
-@pytest.mark.parametrize("impl", ["compiled", "python"])
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_startup_lines_say_what_runs_where_and_how_to_stop(tmp_path, impl):
     env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
     command = Command(tmp_path, ["fasthttpd.demo:app", "--port", "0"], env=env)
@@ -462,7 +463,7 @@ def test_workers_option_hands_over_to_the_worker_pool(tmp_path):
     assert "worker" in command.stderr
 
 
-@pytest.mark.parametrize("impl", ["compiled", "python"])
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_http2_only_on_cleartext_refuses_http1_and_serves_prior_knowledge(tmp_path, impl):
     env = {"FASTHTTPD_NO_EXTENSIONS": "1"} if impl == "python" else {}
     command = Command(tmp_path, ["--port", "0", "--http", "2", "--no-access-log"], env=env)
@@ -559,7 +560,7 @@ def test_asgi2_app_is_served_with_interface_auto(tmp_path):
         command.stop()
 
 
-@pytest.mark.parametrize("impl", ["compiled", "python"])
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_reset_contextvars_is_what_fasthttpd_always_does(tmp_path, impl):
     # uvicorn's --reset-contextvars: no request sees what the lifespan or an earlier
     # request on the same connection set.

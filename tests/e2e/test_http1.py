@@ -12,7 +12,7 @@ import httpx
 import psutil
 import pytest
 
-from tests.e2e.conftest import exchange, run_server
+from tests.e2e.conftest import IMPLEMENTATIONS, exchange, run_server
 
 
 def test_hello_and_keep_alive(server):
@@ -221,7 +221,7 @@ def test_large_upload_ignored_by_app_costs_bounded_memory(server):
     assert grown < 16 * 1024 * 1024
 
 
-@pytest.mark.parametrize("impl", ["compiled", "python"])
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_deadlines_and_limits(impl):
     with run_server("--timeout-keep-alive", "0.3", "--timeout-request-header", "0.5",
                     "--timeout-request-body", "0.5", "--limit-request-body", "100",
@@ -332,7 +332,7 @@ def _swallow(fn, *args):
 
 # Issue 10: hardening.
 
-@pytest.mark.parametrize("impl", ["compiled", "python"])
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_connection_that_sends_too_little_is_closed_at_the_head_deadline(impl):
     """Nothing, or too few bytes to tell HTTP/1.1 from the HTTP/2 preface."""
     with run_server("--timeout-request-header", "0.5", impl=impl) as srv:

@@ -1,12 +1,14 @@
 """Server start-up and event-loop choices, end to end."""
 
+import socket
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, free_port, run_server, server_env
+from tests.e2e.conftest import IMPLEMENTATIONS, ROOT, free_port, run_server, server_env
 
 
 def run_to_exit(*args: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -67,3 +69,42 @@ def test_tls_handshake_is_bounded_by_the_head_deadline(tmp_path):
                 start = time.monotonic()
                 assert sock.recv(1000) == b"", args
                 assert time.monotonic() - start < 2.5, args
+
+
+def post_and_wait_for_its_close(srv) -> str:
+    """One POST /echo on its own connection (Connection: close); returns the peer
+    address the server saw, "127.0.0.1:PORT"."""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as sock:
+        host, port = sock.getsockname()
+        peer = f"{host}:{port}"
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                     b"Connection: close\r\n\r\nhello")
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 200") and response.endswith(b"hello")
+    return peer
+
+
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
+def test_log_level_trace_logs_the_connection_and_every_asgi_message(impl):
+    with run_server("--log-level", "trace", impl=impl) as srv:
+        peer = post_and_wait_for_its_close(srv)
+        log = srv.wait_for_log(f"{peer} - connection lost")
+    assert srv.log_events_of(peer, log) == [
+        "connection made",
+        "protocol HTTP/1.1",
+        "ASGI receive http.request (5 bytes)",
+        "ASGI send http.response.start (status 200)",
+        "ASGI send http.response.body (5 bytes)",
+        "connection lost (closed by the server)",
+    ], log
+    assert all(" TRACE " in line for line in log.splitlines() if f" {peer} - " in line)
+
+
+def test_log_level_info_logs_no_protocol_detail():
+    with run_server("--log-level", "info") as srv:
+        peer = post_and_wait_for_its_close(srv)
+        time.sleep(0.3)  # time enough for lines that should not come
+        log = srv.log()
+    assert peer not in log and " TRACE " not in log, log

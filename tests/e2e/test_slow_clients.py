@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import run_server
+from tests.e2e.conftest import IMPLEMENTATIONS, run_server
 
 
 def received_after_a_stall(port: int, stall: float, read_for: float) -> tuple[int, str]:
@@ -44,7 +44,7 @@ def received_after_a_stall(port: int, stall: float, read_for: float) -> tuple[in
         return received, "still open"
 
 
-@pytest.mark.parametrize("impl", ["compiled", "python"])
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_client_that_does_not_read_gets_no_more_once_timed_out(impl: str) -> None:
     with run_server("--timeout-response-send", "1", impl=impl) as server:
         received, end = received_after_a_stall(server.port, stall=3.0, read_for=10.0)

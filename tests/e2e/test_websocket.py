@@ -175,6 +175,33 @@ def test_echo_text_and_binary(wsserver: RunningServer) -> None:
     assert run(go()) == ["hello", b"\x00\xff" * 1000, "é" * 5000, b""]
 
 
+def test_log_level_trace_logs_each_websocket_message(impl: str) -> None:
+    async def go(port: int) -> str:
+        async with connect(f"ws://127.0.0.1:{port}/echo", compression=None) as ws:
+            await ws.send("hello")
+            assert await ws.recv() == "hello"
+            host, local_port = ws.local_address[:2]
+        return f"{host}:{local_port}"
+
+    with run_server("--log-level", "trace", app=APP, impl=impl) as server:
+        peer = run(go(server.port))
+        log = server.wait_for_log(f"{peer} - connection lost",
+                                  f"{peer} - ASGI receive websocket.disconnect")
+    events = server.log_events_of(peer, log)
+    assert events[:7] == [
+        "connection made",
+        "protocol HTTP/1.1",
+        "ASGI receive websocket.connect",
+        "ASGI send websocket.accept",
+        "protocol WebSocket",
+        "ASGI receive websocket.receive (5 characters)",
+        "ASGI send websocket.send (5 characters)",
+    ], log
+    # The app hears of the close and the connection ends, in either order.
+    assert sorted(events[7:]) == ["ASGI receive websocket.disconnect (code 1000)",
+                                  "connection lost (closed by the server)"], log
+
+
 def test_permessage_deflate_is_negotiated_and_works(wsserver: RunningServer) -> None:
     async def go() -> tuple[str | None, str]:
         async with connect(f"ws://127.0.0.1:{wsserver.port}/echo") as ws:  # offers deflate

@@ -27,6 +27,8 @@ import httpx
 import psutil
 import pytest
 
+from tests.e2e.conftest import IMPLEMENTATIONS
+
 ROOT = Path(__file__).resolve().parents[2]
 APPS = Path(__file__).resolve().parent / "apps"
 READY_TIMEOUT = 20.0
@@ -371,7 +373,7 @@ def test_crash_loop_exits_non_zero_with_the_cause(app: str) -> None:
         assert cause in log[log.index(crash_line):], log
 
 
-@pytest.mark.parametrize("impl", ["compiled", "python"])
+@pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_workers_run_the_masters_fasthttpd_not_a_source_tree_in_the_working_directory(
         impl: str, tmp_path: Path) -> None:
     # A fasthttpd checkout without compiled modules in the working directory, as when

@@ -7,7 +7,8 @@ while three lists agree, which nothing else checks:
   layout), which must be the same names;
 - the attributes its methods assign (`self.x = ...`), every one of them declared;
 - the module constants the `.pxd` types (`cdef int WAIT_HEAD, ...`), every one of them
-  assigned at the module's top level.
+  assigned (or imported: `from fasthttpd.http1.framing import FRAMING_NONE`) at the
+  module's top level.
 Also: the framing values that compiled code cimports from framing.pxd equal those of
 framing.py.
 
@@ -89,7 +90,7 @@ class PyClass:
 
 def read_python(path: Path) -> tuple[dict[str, PyClass], set[str]]:
     """The module's classes (their __slots__ and the attributes their methods assign on
-    self) and the names assigned at its top level (including under if/try)."""
+    self) and the names assigned or imported at its top level (including under if/try)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     classes: dict[str, PyClass] = {}
     top_level: set[str] = set()
@@ -107,6 +108,8 @@ def read_python(path: Path) -> tuple[dict[str, PyClass], set[str]]:
                 classes[node.name] = read_class(node)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 top_level.add(node.name)
+            elif isinstance(node, ast.ImportFrom):  # a value taken from its home module
+                top_level.update(alias.asname or alias.name for alias in node.names)
             elif isinstance(node, (ast.If, ast.Try)):
                 visit_top(node.body)
                 visit_top(node.orelse)

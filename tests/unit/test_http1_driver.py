@@ -8,12 +8,8 @@ import types
 
 import pytest
 
+from fasthttpd.http1 import IMPLEMENTATIONS
 from tests.unit.memory_transport import Harness, parse_responses
-
-IMPLEMENTATIONS = {
-    "compiled": ("fasthttpd._parser", "fasthttpd._serializer"),
-    "python": ("fasthttpd.http1.fallback_parser", "fasthttpd.http1.fallback_serializer"),
-}
 
 
 @pytest.fixture(params=list(IMPLEMENTATIONS))
@@ -404,7 +400,7 @@ def test_trailers_and_early_hints(impl):
     run(main())
 
 
-def test_unread_small_body_is_drained_and_connection_reused(impl):
+def test_unread_small_body_is_discarded_and_connection_reused(impl):
     async def main():
         h = Harness(hello_app, impl)
         h.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
