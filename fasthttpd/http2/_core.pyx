@@ -10,7 +10,9 @@ application layer must hear about it reports by calling the hook methods
 (`on_request`, `on_data`, `on_stream_reset`, `on_window_update`, `on_goaway`),
 which the driver overrides; nothing else leaves the core. The driver sends with
 `send_headers`, `send_data`, `reset_stream`, `acknowledge` and `goaway`, and
-takes the bytes to write with `data_to_send()`, once per flush.
+takes the bytes to write with `take_output()`, once per flush: one bytes object,
+or a list for writelines when large DATA payloads were left beside the buffer as
+slices of the app's body instead of being copied (`data_to_send()` joins it).
 
 Stream states (RFC 9113 5.1), for streams the client opens (odd ids, increasing):
 
