@@ -7,12 +7,11 @@ views, asgi.py), written to a temporary directory and started as its users would
 
 from __future__ import annotations
 
+import django  # noqa: F401  (a test dependency: missing, this file fails, never skips)
 import httpx
 import pytest
 
 from tests.e2e.conftest import IMPLEMENTATIONS, run_server
-
-pytest.importorskip("django", reason="django is in the test extra")
 
 SETTINGS = '''
 SECRET_KEY = "test-only-not-secret"

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
+import trustme
 
 from tests.e2e.conftest import ROOT, free_port
 
@@ -135,7 +135,6 @@ def test_deployment_command_line_with_env_file_log_config_and_proxy_headers(tmp_
 
 
 def test_reload_command_line_watches_the_reload_dir(tmp_path):
-    pytest.importorskip("watchfiles", reason="--reload needs watchfiles (in the test extra)")
     write_project(tmp_path)
     port = free_port()
     with fasthttpd(f"main:app --port {port} --reload --reload-dir src", tmp_path,
@@ -155,7 +154,6 @@ def test_reload_command_line_watches_the_reload_dir(tmp_path):
 
 
 def test_tls_command_line_with_uvicorn_default_ciphers(tmp_path):
-    trustme = pytest.importorskip("trustme", reason="in the test extra")
     write_project(tmp_path)
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1")

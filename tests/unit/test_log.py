@@ -195,7 +195,6 @@ def test_log_config_ini_is_file_config(tmp_path, capsys):
 
 
 def test_log_config_yaml(tmp_path, capsys):
-    pytest.importorskip("yaml", reason="PyYAML is in the test extra")
     path = tmp_path / "logging.yaml"
     path.write_text(
         "version: 1\ndisable_existing_loggers: false\n"
